@@ -1,0 +1,191 @@
+/**
+ * Decides, from per-window speech probabilities, when the caller starts a turn, pauses, and ends it. Works on
+ * the call's own audio clock (samples received), so bunched network delivery does not distort timing.
+ *
+ *  - A turn starts only after `minSpeechMs` of speech (coughs and clicks don't), or `bargeInMinMs` while the
+ *    agent is talking or about to (so "mm-hm" and short noises don't interrupt).
+ *  - A turn ends after `silenceMs` of non-speech, or at `maxTurnMs`.
+ *  - `pause` fires after `speculativeMs` of silence so the session can start transcribing early.
+ */
+export interface TurnDetectorOptions {
+  sampleRate: number;
+  silenceMs: number;
+  minSpeechMs: number;
+  bargeInMinMs: number;
+  maxTurnMs: number;
+  speculativeMs: number;
+  /** Audio kept from before the first speech window (soft onsets are often below the threshold). */
+  preRollMs?: number;
+  /** Trailing audio kept after the last speech window. */
+  tailMs?: number;
+  threshold?: number;
+  /** Lower threshold while already in speech (hysteresis). */
+  releaseThreshold?: number;
+}
+
+export interface Utterance {
+  samples: Float32Array;
+  sampleRate: number;
+  /** Audio-clock ms of the first and last speech windows. */
+  speechStartMs: number;
+  speechEndMs: number;
+  speechMs: number;
+  /** True when cut by maxTurnMs. */
+  truncated: boolean;
+}
+
+export interface TurnDetectorEvents {
+  /** First speech window of a candidate utterance. */
+  onset?(atMs: number): void;
+  /** The candidate became a real turn (speech ≥ the applicable minimum). `speechMs` is how much was heard. */
+  turnStart?(info: { atMs: number; onsetMs: number; speechMs: number; agentActive: boolean }): void;
+  /** Silence reached speculativeMs inside a turn: the utterance so far. */
+  pause?(utterance: Utterance): void;
+  /** Speech resumed after a pause. */
+  resume?(): void;
+  /** The turn is over. */
+  end?(utterance: Utterance): void;
+  /** A candidate too short to count ended (a cough, an "mm-hm" over the agent). */
+  discard?(info: { speechMs: number }): void;
+}
+
+type State = 'idle' | 'candidate' | 'turn';
+
+export class TurnDetector {
+  readonly #o: Required<TurnDetectorOptions>;
+  readonly #on: TurnDetectorEvents;
+  #state: State = 'idle';
+  #inSpeech = false;
+  /** Audio clock: ms of audio processed so far. */
+  #clockMs = 0;
+  #speechMs = 0;
+  #silenceMs = 0;
+  #onsetMs = 0;
+  #lastSpeechEndMs = 0;
+  #paused = false;
+  /** Agent talking or about to: turns need bargeInMinMs. */
+  agentActive = false;
+  // Pre-roll ring (windows) and the current utterance's windows.
+  #preRoll: Float32Array[] = [];
+  #preRollLimit: number;
+  #audio: Float32Array[] = [];
+  #audioTrailingMs = 0;
+
+  constructor(options: TurnDetectorOptions, events: TurnDetectorEvents) {
+    this.#o = { preRollMs: 300, tailMs: 200, threshold: 0.5, releaseThreshold: 0.35, ...options };
+    this.#on = events;
+    this.#preRollLimit = this.#o.preRollMs;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get clockMs(): number {
+    return this.#clockMs;
+  }
+
+  /** Feed one VAD window and its probability. */
+  push(window: Float32Array, prob: number): void {
+    const ms = (window.length / this.#o.sampleRate) * 1000;
+    const startMs = this.#clockMs;
+    this.#clockMs += ms;
+    const speech = prob >= (this.#inSpeech ? this.#o.releaseThreshold : this.#o.threshold);
+    this.#inSpeech = speech;
+
+    if (this.#state === 'idle') {
+      if (!speech) {
+        this.#remember(window, ms);
+        return;
+      }
+      this.#state = 'candidate';
+      this.#onsetMs = startMs;
+      this.#speechMs = 0;
+      this.#silenceMs = 0;
+      this.#audio = [...this.#preRoll];
+      this.#preRoll = [];
+      this.#audioTrailingMs = 0;
+      this.#on.onset?.(startMs);
+    }
+
+    this.#audio.push(window);
+    if (speech) {
+      this.#speechMs += ms;
+      this.#silenceMs = 0;
+      this.#lastSpeechEndMs = this.#clockMs;
+      this.#audioTrailingMs = 0;
+      if (this.#paused) {
+        this.#paused = false;
+        this.#on.resume?.();
+      }
+    } else {
+      this.#silenceMs += ms;
+      this.#audioTrailingMs += ms;
+    }
+
+    if (this.#state === 'candidate') {
+      const needed = this.agentActive ? this.#o.bargeInMinMs : this.#o.minSpeechMs;
+      if (this.#speechMs >= needed) {
+        this.#state = 'turn';
+        this.#on.turnStart?.({ atMs: this.#clockMs, onsetMs: this.#onsetMs, speechMs: this.#speechMs, agentActive: this.agentActive });
+      } else if (this.#silenceMs >= Math.min(this.#o.silenceMs, 300)) {
+        const speechMs = this.#speechMs;
+        this.#reset();
+        this.#on.discard?.({ speechMs });
+        return;
+      }
+    }
+
+    if (this.#state === 'turn') {
+      const turnMs = this.#clockMs - this.#onsetMs;
+      if (this.#silenceMs >= this.#o.silenceMs || turnMs >= this.#o.maxTurnMs) {
+        const u = this.#utterance(turnMs >= this.#o.maxTurnMs && this.#silenceMs < this.#o.silenceMs);
+        this.#reset();
+        this.#on.end?.(u);
+      } else if (!this.#paused && this.#silenceMs >= this.#o.speculativeMs) {
+        this.#paused = true;
+        this.#on.pause?.(this.#utterance(false));
+      }
+    }
+  }
+
+  #remember(window: Float32Array, ms: number): void {
+    this.#preRoll.push(window);
+    let total = this.#preRoll.length * ms;
+    while (total > this.#preRollLimit && this.#preRoll.length > 0) {
+      this.#preRoll.shift();
+      total -= ms;
+    }
+  }
+
+  /** The utterance audio: pre-roll + speech, trailing silence cut to tailMs. */
+  #utterance(truncated: boolean): Utterance {
+    const windowMs = this.#audio.length ? (this.#audio[0]!.length / this.#o.sampleRate) * 1000 : 0;
+    const dropWindows = windowMs ? Math.max(0, Math.floor((this.#audioTrailingMs - this.#o.tailMs) / windowMs)) : 0;
+    const kept = this.#audio.slice(0, this.#audio.length - dropWindows);
+    const total = kept.reduce((n, w) => n + w.length, 0);
+    const samples = new Float32Array(total);
+    let off = 0;
+    for (const w of kept) {
+      samples.set(w, off);
+      off += w.length;
+    }
+    return { samples, sampleRate: this.#o.sampleRate, speechStartMs: this.#onsetMs, speechEndMs: this.#lastSpeechEndMs, speechMs: this.#speechMs, truncated };
+  }
+
+  #reset(): void {
+    this.#state = 'idle';
+    this.#speechMs = 0;
+    this.#silenceMs = 0;
+    this.#paused = false;
+    this.#audio = [];
+    this.#audioTrailingMs = 0;
+  }
+
+  /** Forget the current candidate/turn (e.g. the call ended). */
+  reset(): void {
+    this.#reset();
+    this.#preRoll = [];
+    this.#inSpeech = false;
+  }
+}

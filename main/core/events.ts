@@ -1,0 +1,159 @@
+/**
+ * The core's typed event stream. The GUI, the call records and the CLI all consume exactly these; add fields
+ * and event types freely, never rename or reshape existing ones.
+ */
+import { EventEmitter } from 'node:events';
+import type { PluginKind } from './plugins/api.ts';
+
+export type CallDirection = 'inbound' | 'outbound';
+export type AgentState = 'listening' | 'thinking' | 'speaking';
+/** Twilio's call statuses plus our own `connected` (media stream started). */
+export type CallStatus =
+  | 'queued'
+  | 'initiated'
+  | 'ringing'
+  | 'in-progress'
+  | 'completed'
+  | 'busy'
+  | 'no-answer'
+  | 'failed'
+  | 'canceled';
+
+export interface TurnMetrics {
+  /** End of the caller's speech → the engine decided the turn was over (≈ silenceMs). */
+  endpointMs: number;
+  /** Speech-to-text time (0 when a speculative transcript was already ready). */
+  sttMs: number;
+  /** LLM request → first text delta. */
+  llmFirstTokenMs: number | null;
+  /** First clause handed to TTS → its first audio chunk. */
+  ttsFirstAudioMs: number | null;
+  /** End of the caller's speech → first agent audio frame sent to Twilio. */
+  voiceToVoiceMs: number | null;
+  /** Endpoint → first outbound frame minus plugin time: what the engine itself adds. */
+  engineOverheadMs: number | null;
+}
+
+export interface CallPlugins {
+  stt: string;
+  llm: string;
+  tts: string;
+}
+
+export type CoreEvent =
+  | {
+      type: 'call.started';
+      callSid: string;
+      streamSid: string;
+      direction: CallDirection;
+      from: string | null;
+      to: string | null;
+      startedAt: number;
+      customParameters: Record<string, string>;
+      plugins: CallPlugins;
+    }
+  | { type: 'call.ended'; callSid: string; reason: string; endedAt: number; durationMs: number }
+  | { type: 'call.state'; callSid: string; state: AgentState; at: number }
+  | {
+      /** From Twilio status callbacks and the REST API (outbound calls before their stream connects). */
+      type: 'call.status';
+      callSid: string;
+      status: CallStatus;
+      direction?: CallDirection;
+      from?: string | null;
+      to?: string | null;
+      durationSec?: number;
+      errorCode?: string;
+      at: number;
+    }
+  | {
+      type: 'transcript';
+      callSid: string;
+      turnId: number;
+      role: 'caller';
+      text: string;
+      final: boolean;
+      at: number;
+    }
+  | {
+      type: 'transcript';
+      callSid: string;
+      turnId: number;
+      role: 'agent';
+      /** Everything the agent has generated for this turn so far. */
+      text: string;
+      /** The part Twilio confirmed as played (acknowledged marks). */
+      heard: string;
+      interrupted: boolean;
+      final: boolean;
+      at: number;
+    }
+  | { type: 'turn.metrics'; callSid: string; turnId: number; metrics: TurnMetrics; at: number }
+  | { type: 'call.dtmf'; callSid: string; digit: string; at: number }
+  | { type: 'call.interrupted'; callSid: string; turnId: number; source: 'barge-in' | 'manual'; at: number }
+  | { type: 'call.error'; callSid: string | null; code: string; message: string; at: number }
+  | { type: 'plugins.changed'; at: number }
+  | {
+      /** Raw call audio for recordings: 8 kHz μ-law, inbound = caller, outbound = agent. Not forwarded to the GUI. */
+      type: 'call.audio';
+      callSid: string;
+      track: 'inbound' | 'outbound';
+      /** Milliseconds since the stream started, on the call's own audio clock. */
+      offsetMs: number;
+      mulaw: Uint8Array;
+    }
+  | {
+      type: 'model.progress';
+      modelId: string;
+      state: 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled';
+      bytes: number;
+      total: number | null;
+      rate: number | null;
+      etaSec: number | null;
+      error?: string;
+      at: number;
+    }
+  | { type: 'server.status'; component: 'server' | 'tunnel' | 'twilio'; ok: boolean; detail: string; url?: string; at: number };
+
+export type CoreEventType = CoreEvent['type'];
+export type EventOf<T extends CoreEventType> = Extract<CoreEvent, { type: T }>;
+
+/** Kinds for which plugins exist; re-exported so consumers need one import. */
+export type { PluginKind };
+
+/**
+ * A typed event bus. Listeners run synchronously; one throwing listener is isolated from the others and from
+ * the emitter (a broken GUI bridge must never break a call).
+ */
+export class CoreEvents {
+  readonly #emitter = new EventEmitter({ captureRejections: false });
+  readonly #onListenerError: (err: unknown, event: CoreEvent) => void;
+
+  constructor(onListenerError: (err: unknown, event: CoreEvent) => void = () => {}) {
+    this.#emitter.setMaxListeners(0);
+    this.#onListenerError = onListenerError;
+  }
+
+  emit(event: CoreEvent): void {
+    for (const name of [event.type, '*']) {
+      for (const listener of this.#emitter.listeners(name)) {
+        try {
+          (listener as (e: CoreEvent) => void)(event);
+        } catch (err) {
+          this.#onListenerError(err, event);
+        }
+      }
+    }
+  }
+
+  on<T extends CoreEventType>(type: T, listener: (event: EventOf<T>) => void): () => void {
+    this.#emitter.on(type, listener);
+    return () => this.#emitter.off(type, listener);
+  }
+
+  /** Every event, in order. */
+  onAny(listener: (event: CoreEvent) => void): () => void {
+    this.#emitter.on('*', listener);
+    return () => this.#emitter.off('*', listener);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The plugin contract, API version 1. Built-in and third-party plugins use exactly this; docs/plugins.md is
+ * the prose version. Extend only by adding optional members — never rename or reshape what is here.
+ */
+export const PLUGIN_API_VERSION = 1;
+
+export type PluginKind = 'stt' | 'llm' | 'tts';
+export const PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts'];
+
+/** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */
+export interface SettingSpec {
+  type: 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'path';
+  default?: unknown;
+  description?: string;
+  /** For `enum`. */
+  values?: unknown[];
+  min?: number;
+  max?: number;
+}
+
+/** A downloadable model file a plugin can use, fed to the model manager. */
+export interface ModelFileSpec {
+  /** Path inside the model's folder, e.g. "onnx/encoder_model_quantized.onnx". */
+  path: string;
+  url: string;
+  sha256?: string;
+  size?: number;
+}
+
+export interface ModelSpec {
+  /** Globally unique, e.g. "whisper-tiny.en". */
+  id: string;
+  description?: string;
+  license?: string;
+  /** Total bytes, for the disk-space check and the GUI. */
+  size?: number;
+  files: ModelFileSpec[];
+  /** The catalogue default for this plugin. */
+  default?: boolean;
+}
+
+export interface PluginManifest {
+  name: string;
+  kind: PluginKind;
+  version: string;
+  apiVersion: number;
+  main: string;
+  description: string;
+  settings: Record<string, SettingSpec>;
+  models: ModelSpec[];
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface CallOptions {
+  signal: AbortSignal;
+}
+
+export interface AudioChunk {
+  samples: Float32Array;
+  sampleRate: number;
+}
+
+export interface SttInstance {
+  transcribe(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ text: string }>;
+  dispose?(): Promise<void>;
+}
+
+export interface LlmInstance {
+  chat(messages: ChatMessage[], options: CallOptions): AsyncIterable<string>;
+  dispose?(): Promise<void>;
+}
+
+export interface TtsInstance {
+  synthesize(text: string, options: CallOptions): AsyncIterable<AudioChunk>;
+  dispose?(): Promise<void>;
+}
+
+export type PluginInstance = SttInstance | LlmInstance | TtsInstance;
+
+export interface InstanceByKind {
+  stt: SttInstance;
+  llm: LlmInstance;
+  tts: TtsInstance;
+}
+
+/** Runtimes the host hands to plugins through `ctx.import(name)`, so plugin folders carry no node_modules. */
+export const HOST_RUNTIMES = ['onnxruntime-node', '@huggingface/transformers', 'node-llama-cpp', 'phonemizer'] as const;
+export type HostRuntime = (typeof HOST_RUNTIMES)[number];
+
+export interface PluginLog {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface PluginContext {
+  /** Manifest defaults merged with the user's settings for this plugin. */
+  settings: Record<string, unknown>;
+  /** The models folder; a model with id X lives in `join(modelDir, X)` with its files laid out as in `ModelSpec.files`. */
+  modelDir: string;
+  log: PluginLog;
+  /** One of the host's runtimes (HOST_RUNTIMES). Anything else rejects with a clear error. */
+  import(name: string): Promise<any>;
+  /**
+   * Extension to the v1 contract: the absolute file path of a host runtime's entry, for plugins that run a
+   * runtime in a child process of their own (llama.cpp does, so a native crash costs one turn, not the app).
+   */
+  resolve?(name: string): string;
+  /** Extension: the plugin's own folder. */
+  pluginDir?: string;
+}
+
+export interface PluginModule {
+  create(ctx: PluginContext): Promise<PluginInstance>;
+}

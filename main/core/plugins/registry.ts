@@ -1,0 +1,301 @@
+/**
+ * The live set of plugins: scans the plugin folders, imports each (in a throwaway worker), picks the active
+ * plugin of each kind, and hands out leases on running instances. Folder changes are picked up live: a
+ * changed plugin gets a fresh instance for new calls, while calls in progress keep the one they started with.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { ParleyError, errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { CoreEvents } from '../events.ts';
+import { PLUGIN_KINDS, type InstanceByKind, type ModelSpec, type PluginKind, type SettingSpec } from './api.ts';
+import { scanPlugins, type FoundPlugin, type PluginProblem, type PluginSource } from './loader.ts';
+import { effectiveSettings } from './manifest.ts';
+import { PluginWorker, inspectPlugin, type PluginWorkerOptions } from './plugin-worker.ts';
+
+/** The plugin picked when several of a kind exist and the user has not chosen. */
+export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt', llm: 'llama-llm', tts: 'piper-tts' };
+
+export interface PluginInfo {
+  name: string;
+  kind: PluginKind;
+  version: string;
+  description: string;
+  dir: string;
+  source: PluginSource;
+  active: boolean;
+  /** `loaded`: imported fine, not running; `ready`: instance running; `starting`; `failed`: create() failed. */
+  status: 'loaded' | 'starting' | 'ready' | 'failed' | 'broken';
+  error: string | null;
+  settings: Record<string, SettingSpec>;
+  values: Record<string, unknown>;
+  models: ModelSpec[];
+}
+
+export interface Lease<K extends PluginKind> {
+  name: string;
+  instance: InstanceByKind[K];
+  release(): void;
+}
+
+export interface PluginRegistryOptions {
+  builtinDir: string | null;
+  userDir: string | null;
+  active?: Partial<Record<PluginKind, string>>;
+  settings?: Record<string, Record<string, unknown>>;
+  modelDir: string;
+  log: Logger;
+  events?: CoreEvents;
+  watch?: boolean;
+  /** Start the active plugins' instances right away (warm-up) instead of at the first call. */
+  warm?: boolean;
+  worker?: PluginWorkerOptions;
+}
+
+interface Entry {
+  found: FoundPlugin;
+  importError: string | null;
+  worker: PluginWorker | null;
+  leases: number;
+}
+
+interface Retired {
+  worker: PluginWorker;
+  leases: number;
+}
+
+export class PluginRegistry {
+  readonly #opts: PluginRegistryOptions;
+  readonly #log: Logger;
+  #entries = new Map<string, Entry>();
+  #problems: PluginProblem[] = [];
+  readonly #active: Partial<Record<PluginKind, string>>;
+  readonly #settings: Record<string, Record<string, unknown>>;
+  readonly #retired = new Set<Retired>();
+  #watchers: FSWatcher[] = [];
+  #debounce: NodeJS.Timeout | null = null;
+  #scanning: Promise<void> | null = null;
+  #rescanQueued = false;
+  #stopped = false;
+
+  constructor(options: PluginRegistryOptions) {
+    this.#opts = options;
+    this.#log = options.log.child({ component: 'plugins' });
+    this.#active = { ...options.active };
+    this.#settings = structuredClone(options.settings ?? {});
+  }
+
+  async start(): Promise<void> {
+    await this.rescan();
+    if (this.#opts.watch) this.#watch();
+  }
+
+  /** Rescan now (serialised: a rescan requested during one runs right after it). */
+  rescan(): Promise<void> {
+    if (this.#scanning) {
+      this.#rescanQueued = true;
+      return this.#scanning;
+    }
+    this.#scanning = this.#scan().finally(() => {
+      this.#scanning = null;
+      if (this.#rescanQueued && !this.#stopped) {
+        this.#rescanQueued = false;
+        void this.rescan();
+      }
+    });
+    return this.#scanning;
+  }
+
+  async #scan(): Promise<void> {
+    const { plugins, problems } = await scanPlugins(this.#opts.builtinDir, this.#opts.userDir);
+    if (this.#stopped) return;
+    const next = new Map<string, Entry>();
+    let changed = problems.length !== this.#problems.length;
+    for (const found of plugins) {
+      const old = this.#entries.get(found.manifest.name);
+      if (old && old.found.fingerprint === found.fingerprint && old.found.dir === found.dir) {
+        next.set(found.manifest.name, old);
+        continue;
+      }
+      changed = true;
+      const importError = await inspectPlugin(found.dir, found.manifest.main);
+      if (old) this.#retire(old);
+      next.set(found.manifest.name, { found, importError: importError ? `${found.dir}: ${errorMessage(importError)}` : null, worker: null, leases: 0 });
+      this.#log.info(old ? 'plugin changed' : 'plugin found', { name: found.manifest.name, kind: found.manifest.kind, source: found.source, error: importError ? errorMessage(importError) : undefined });
+    }
+    for (const [name, old] of this.#entries) {
+      if (!next.has(name)) {
+        changed = true;
+        this.#retire(old);
+        this.#log.info('plugin removed', { name });
+      }
+    }
+    for (const p of problems) if (!this.#problems.some((q) => q.message === p.message)) this.#log.warn('plugin skipped', { dir: p.dir, error: p.message });
+    this.#entries = next;
+    this.#problems = problems;
+    if (this.#opts.warm) for (const kind of PLUGIN_KINDS) this.#warm(kind);
+    if (changed) this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
+  }
+
+  #warm(kind: PluginKind): void {
+    const name = this.activeName(kind);
+    const entry = name ? this.#entries.get(name) : undefined;
+    if (!entry || entry.importError) return;
+    this.#workerFor(entry)
+      .start()
+      .then(
+        () => this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() }),
+        (err) => {
+          this.#log.warn('plugin could not start', { name, error: errorMessage(err) });
+          this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
+        },
+      );
+  }
+
+  #workerFor(entry: Entry): PluginWorker {
+    if (!entry.worker) {
+      const m = entry.found.manifest;
+      entry.worker = new PluginWorker(
+        { name: m.name, kind: m.kind, dir: entry.found.dir, main: m.main, settings: effectiveSettings(m, this.#settings[m.name]), modelDir: this.#opts.modelDir },
+        this.#log,
+        this.#opts.worker,
+      );
+    }
+    return entry.worker;
+  }
+
+  /** Old instances live until the last call using them ends. */
+  #retire(entry: Entry): void {
+    if (!entry.worker) return;
+    const retired = { worker: entry.worker, leases: entry.leases };
+    entry.worker = null;
+    entry.leases = 0;
+    if (retired.leases === 0) void retired.worker.dispose();
+    else this.#retired.add(retired);
+  }
+
+  #watch(): void {
+    const dirs = [this.#opts.builtinDir, this.#opts.userDir].filter((d): d is string => !!d);
+    const schedule = () => {
+      if (this.#debounce) clearTimeout(this.#debounce);
+      this.#debounce = setTimeout(() => void this.rescan(), 250);
+    };
+    for (const dir of dirs) {
+      try {
+        this.#watchers.push(watch(dir, { recursive: true }, schedule));
+      } catch (err) {
+        this.#log.warn('cannot watch plugins folder; changes need a restart', { dir, error: errorMessage(err) });
+      }
+    }
+  }
+
+  /** Name of the active plugin of a kind: chosen > the only one > the built-in default > first by name. */
+  activeName(kind: PluginKind): string | null {
+    const usable = [...this.#entries.values()].filter((e) => e.found.manifest.kind === kind).map((e) => e.found.manifest.name);
+    const chosen = this.#active[kind];
+    if (chosen) return usable.includes(chosen) ? chosen : null;
+    if (usable.length === 1) return usable[0]!;
+    if (usable.includes(DEFAULT_PLUGINS[kind])) return DEFAULT_PLUGINS[kind];
+    return usable[0] ?? null;
+  }
+
+  setActive(kind: PluginKind, name: string): void {
+    const entry = this.#entries.get(name);
+    if (!entry) throw new ParleyError('PLUGIN_NOT_FOUND', `No plugin named "${name}". Installed ${kind} plugins: ${this.#namesOf(kind)}.`);
+    if (entry.found.manifest.kind !== kind) throw new ParleyError('BAD_REQUEST', `"${name}" is a ${entry.found.manifest.kind} plugin, not ${kind}.`);
+    this.#active[kind] = name;
+    if (this.#opts.warm) this.#warm(kind);
+    this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
+  }
+
+  /** Change a plugin's settings: new calls get a fresh instance with them. */
+  setSettings(name: string, settings: Record<string, unknown>): void {
+    this.#settings[name] = { ...settings };
+    const entry = this.#entries.get(name);
+    if (!entry) return;
+    this.#retire(entry);
+    if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.activeName(k) === name)) this.#warm(entry.found.manifest.kind);
+    this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
+  }
+
+  #namesOf(kind: PluginKind): string {
+    return [...this.#entries.values()].filter((e) => e.found.manifest.kind === kind).map((e) => e.found.manifest.name).join(', ') || 'none';
+  }
+
+  /** Take the active plugin of a kind for one call. Always release() when the call ends. */
+  acquire<K extends PluginKind>(kind: K): Lease<K> {
+    const name = this.activeName(kind);
+    const entry = name ? this.#entries.get(name) : undefined;
+    if (!name || !entry) {
+      const chosen = this.#active[kind];
+      throw new ParleyError(
+        'PLUGIN_NOT_FOUND',
+        chosen ? `The ${kind} plugin "${chosen}" is not installed (have: ${this.#namesOf(kind)}). Pick another with --${kind} NAME or in Settings.` : `No ${kind} plugin is installed. Add one to the plugins folder (see docs/plugins.md).`,
+      );
+    }
+    if (entry.importError) throw new ParleyError('PLUGIN_LOAD_FAILED', entry.importError);
+    const worker = this.#workerFor(entry);
+    entry.leases++;
+    let released = false;
+    return {
+      name,
+      instance: worker as unknown as InstanceByKind[K],
+      release: () => {
+        if (released) return;
+        released = true;
+        if (entry.worker === worker) {
+          entry.leases--;
+          return;
+        }
+        for (const r of this.#retired) {
+          if (r.worker !== worker) continue;
+          if (--r.leases <= 0) {
+            this.#retired.delete(r);
+            void r.worker.dispose();
+          }
+        }
+      },
+    };
+  }
+
+  list(): PluginInfo[] {
+    return [...this.#entries.values()].map((e) => {
+      const m = e.found.manifest;
+      const w = e.worker;
+      const status: PluginInfo['status'] = e.importError ? 'broken' : !w || w.state === 'idle' ? 'loaded' : w.state === 'starting' ? 'starting' : w.state === 'ready' ? 'ready' : w.state === 'failed' ? 'failed' : 'loaded';
+      return {
+        name: m.name,
+        kind: m.kind,
+        version: m.version,
+        description: m.description,
+        dir: e.found.dir,
+        source: e.found.source,
+        active: this.activeName(m.kind) === m.name,
+        status,
+        error: e.importError ?? (w?.lastError ? errorMessage(w.lastError) : null),
+        settings: m.settings,
+        values: effectiveSettings(m, this.#settings[m.name]),
+        models: m.models,
+      };
+    });
+  }
+
+  problems(): PluginProblem[] {
+    return [...this.#problems];
+  }
+
+  manifests() {
+    return [...this.#entries.values()].map((e) => e.found.manifest);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#debounce) clearTimeout(this.#debounce);
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+    await this.#scanning?.catch(() => {});
+    const all = [...this.#entries.values()].map((e) => e.worker).filter((w): w is PluginWorker => !!w);
+    for (const r of this.#retired) all.push(r.worker);
+    this.#retired.clear();
+    await Promise.all(all.map((w) => w.dispose()));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Export of the call records, streamed to any writable (a file, standard output, an HTTP response):
+ * - json: one document `{ format, version, exportedAt, since, calls: [call + turns + events] }`, times as ISO 8601;
+ * - csv: one row per turn (a call without turns gets one row with empty turn columns), call columns repeated,
+ *   RFC 4180 quoting, CRLF line ends.
+ * Calls come oldest first, one at a time, so memory does not grow with the size of the history.
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { ParleyError } from '../errors.ts';
+import type { RecordsDb } from './db.ts';
+import { callSidsSince, getCall } from './queries.ts';
+import type { CallDetail, TurnRecord } from './types.ts';
+
+export type ExportFormat = 'json' | 'csv';
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** Only calls started at or after this time (epoch ms). */
+  since?: number;
+}
+
+export interface ExportSummary {
+  calls: number;
+  turns: number;
+}
+
+export const EXPORT_FORMAT_ID = 'parley-call-records';
+export const EXPORT_VERSION = 1;
+
+export const CSV_COLUMNS = [
+  'call_sid',
+  'direction',
+  'from',
+  'to',
+  'started_at',
+  'ended_at',
+  'status',
+  'end_reason',
+  'duration_ms',
+  'stt_plugin',
+  'llm_plugin',
+  'tts_plugin',
+  'recording',
+  'turn_id',
+  'caller_text',
+  'agent_heard',
+  'agent_text',
+  'interrupted',
+  'endpoint_ms',
+  'stt_ms',
+  'llm_first_token_ms',
+  'tts_first_audio_ms',
+  'voice_to_voice_ms',
+  'engine_overhead_ms',
+] as const;
+
+/** Columns holding what people said: they get spreadsheet-formula protection (see csvCell). */
+const FREE_TEXT = new Set<string>(['caller_text', 'agent_heard', 'agent_text']);
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * `YYYY-MM-DD` is local midnight of that day (what a person means by "since May 1st"); anything else must be a
+ * date-time `Date.parse` understands (ISO 8601 recommended).
+ */
+export function parseSince(text: string): number {
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text.trim());
+  const ms = day ? new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])).getTime() : Date.parse(text);
+  if (!Number.isFinite(ms) || (day && new Date(ms).getDate() !== Number(day[3]))) {
+    throw new ParleyError('BAD_REQUEST', `--since ${JSON.stringify(text)} is not a date: use YYYY-MM-DD or an ISO date-time like 2025-05-01T09:00:00Z.`);
+  }
+  return ms;
+}
+
+/**
+ * One CSV cell. Quoted when it holds a comma, quote, CR or LF (quotes doubled). Free text that starts like a
+ * spreadsheet formula (= + - @) gets a leading apostrophe: transcripts are what strangers said on the phone,
+ * and a cell such as `=HYPERLINK(...)` must not run when the file is opened in a spreadsheet.
+ */
+export function csvCell(value: unknown, freeText = false): string {
+  if (value === null || value === undefined) return '';
+  let s = typeof value === 'string' ? value : String(value);
+  if (freeText && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(values: readonly unknown[], columns: readonly string[] = CSV_COLUMNS): string {
+  return values.map((v, i) => csvCell(v, FREE_TEXT.has(columns[i] ?? ''))).join(',') + '\r\n';
+}
+
+function jsonCall(call: CallDetail): unknown {
+  return {
+    sid: call.sid,
+    direction: call.direction,
+    from: call.from,
+    to: call.to,
+    startedAt: iso(call.startedAt),
+    endedAt: iso(call.endedAt),
+    status: call.status,
+    endReason: call.endReason,
+    durationMs: call.durationMs,
+    plugins: call.plugins,
+    models: call.models,
+    recording: call.recording?.path ?? null,
+    turns: call.turns.map((t) => ({ ...t, callerAt: iso(t.callerAt), agentAt: iso(t.agentAt) })),
+    events: call.events.map((e) => ({ at: iso(e.at), type: e.type, data: e.data })),
+  };
+}
+
+function csvRows(call: CallDetail): string {
+  const callPart = [
+    call.sid,
+    call.direction,
+    call.from,
+    call.to,
+    iso(call.startedAt),
+    iso(call.endedAt),
+    call.status,
+    call.endReason,
+    call.durationMs,
+    call.plugins?.stt,
+    call.plugins?.llm,
+    call.plugins?.tts,
+    call.recording?.path,
+  ];
+  const turns: (TurnRecord | null)[] = call.turns.length > 0 ? call.turns : [null];
+  return turns
+    .map((t) =>
+      csvLine([
+        ...callPart,
+        t?.turnId,
+        t?.callerText,
+        t?.agentText,
+        t?.agentFullText,
+        t ? (t.interrupted ? 'true' : 'false') : null,
+        t?.latencies?.endpointMs,
+        t?.latencies?.sttMs,
+        t?.latencies?.llmFirstTokenMs,
+        t?.latencies?.ttsFirstAudioMs,
+        t?.latencies?.voiceToVoiceMs,
+        t?.latencies?.engineOverheadMs,
+      ]),
+    )
+    .join('');
+}
+
+async function put(out: Writable, chunk: string): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+export async function exportRecords(db: RecordsDb, out: Writable, options: ExportOptions): Promise<ExportSummary> {
+  if (options.format !== 'json' && options.format !== 'csv') {
+    throw new ParleyError('BAD_REQUEST', `Export format must be json or csv, not ${JSON.stringify(options.format)}.`);
+  }
+  const summary: ExportSummary = { calls: 0, turns: 0 };
+  const sids = callSidsSince(db, options.since);
+  if (options.format === 'json') {
+    const head = { format: EXPORT_FORMAT_ID, version: EXPORT_VERSION, exportedAt: new Date().toISOString(), since: iso(options.since ?? null) };
+    await put(out, `${JSON.stringify(head).slice(0, -1)},"calls":[`);
+  } else {
+    await put(out, csvLine(CSV_COLUMNS));
+  }
+  for (const sid of sids) {
+    const call = getCall(db, sid);
+    if (!call) continue; // deleted while exporting
+    const chunk = options.format === 'json' ? `${summary.calls > 0 ? ',' : ''}\n${JSON.stringify(jsonCall(call))}` : csvRows(call);
+    summary.calls++;
+    summary.turns += call.turns.length;
+    await put(out, chunk);
+  }
+  if (options.format === 'json') await put(out, '\n]}\n');
+  return summary;
+}

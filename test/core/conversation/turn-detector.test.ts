@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { TurnDetector, type TurnDetectorOptions, type Utterance } from '../../../main/core/conversation/turn-detector.ts';
+
+const W = 512; // 32 ms at 16 kHz
+const opts: TurnDetectorOptions = { sampleRate: 16000, silenceMs: 600, minSpeechMs: 150, bargeInMinMs: 250, maxTurnMs: 5_000, speculativeMs: 300 };
+
+function run(pattern: string, agentActive = false, o = opts) {
+  // Each character is one 32 ms window: 'S' speech, '.' silence. Window samples carry their index.
+  const log: string[] = [];
+  const ends: Utterance[] = [];
+  const d = new TurnDetector(o, {
+    turnStart: (i) => log.push(`start@${Math.round(i.atMs)}`),
+    pause: () => log.push('pause'),
+    resume: () => log.push('resume'),
+    end: (u) => {
+      ends.push(u);
+      log.push(`end@${Math.round(d.clockMs)}`);
+    },
+    discard: () => log.push('discard'),
+  });
+  d.agentActive = agentActive;
+  [...pattern].forEach((c, i) => d.push(new Float32Array(W).fill(i), c === 'S' ? 0.9 : 0.05));
+  return { log, ends };
+}
+
+describe('TurnDetector', () => {
+  it('starts a turn after minSpeechMs and ends it after silenceMs of silence', () => {
+    const { log, ends } = run('..........SSSSSSSSSS' + '.'.repeat(25));
+    expect(log).toEqual(['start@480', 'pause', 'end@1248']);
+    expect(ends[0]!.speechMs).toBeCloseTo(320);
+    expect(ends[0]!.speechEndMs).toBeCloseTo(640);
+    // Pre-roll (≤ 300 ms → 9 windows) + speech + ≥ 200 ms tail (7 windows), not the whole silence.
+    const firstWindow = ends[0]!.samples[0]!;
+    expect(firstWindow).toBe(1);
+    expect(ends[0]!.samples.length / W).toBe(9 + 10 + 7);
+  });
+
+  it('ignores clicks and coughs shorter than minSpeechMs', () => {
+    expect(run('....SSS' + '.'.repeat(20)).log).toEqual(['discard']);
+  });
+
+  it('needs bargeInMinMs of speech while the agent talks, so "mm-hm" does not interrupt', () => {
+    expect(run('....SSSSSSS' + '.'.repeat(20), true).log).toEqual(['discard']); // 224 ms
+    expect(run('....SSSSSSSS' + '.'.repeat(20), true).log[0]).toBe('start@384'); // 256 ms
+  });
+
+  it('bridges short pauses inside a turn, resuming after a speculative pause', () => {
+    const { log, ends } = run('SSSSSSSSSS' + '.'.repeat(12) + 'SSSSS' + '.'.repeat(20));
+    expect(log).toEqual(['start@160', 'pause', 'resume', 'pause', 'end@1472']);
+    expect(ends).toHaveLength(1);
+  });
+
+  it('cuts a turn at maxTurnMs', () => {
+    const { ends } = run('S'.repeat(200), false, { ...opts, maxTurnMs: 2_000 });
+    expect(ends[0]!.truncated).toBe(true);
+    expect(ends.length).toBeGreaterThanOrEqual(2);
+  });
+});
