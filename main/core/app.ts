@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createEnergyVad } from './audio/vad/energy.ts';
 import { createSileroVad } from './audio/vad/silero.ts';
 import type { VadEngine } from './audio/vad/types.ts';
-import { activePlugins, type Config } from './config.ts';
+import { activePlugins, validatePatch, type Config } from './config.ts';
 import { CallSession, type CallSessionOptions, type ConversationSettings } from './conversation/call-session.ts';
 import { ParleyError, errorMessage } from './errors.ts';
 import { CoreEvents, type CoreEvent, type AgentState, type CallDirection, type CallPlugins, type CallStatus } from './events.ts';
@@ -19,6 +19,10 @@ import { checkControlToken, type Authorizer } from './server/access.ts';
 import { HttpServer } from './server/http.ts';
 import { MediaSocketServer } from './server/media-socket.ts';
 import { controlRoutes, direction, voiceRoutes } from './server/routes.ts';
+import { modelRoutes, pluginRoutes, recordRoutes } from './server/data-routes.ts';
+import { buildCatalog } from './models/catalog.ts';
+import { ModelManager } from './models/manager.ts';
+import { CallStore } from './records/call-store.ts';
 import type { StartMessage } from './twilio/protocol.ts';
 
 export interface LiveCall {
@@ -41,6 +45,8 @@ export interface CoreOptions {
   warmPlugins?: boolean;
   /** Watch plugin folders for changes (default true). */
   watchPlugins?: boolean;
+  /** Keep call records in <dataDir> (default true). */
+  records?: boolean;
 }
 
 export interface Core {
@@ -48,6 +54,9 @@ export interface Core {
   readonly events: CoreEvents;
   readonly log: Logger;
   readonly plugins: PluginRegistry;
+  readonly models: ModelManager;
+  /** The call records (null until started, or when the database could not open). */
+  readonly records: CallStore | null;
   readonly http: HttpServer;
   /** Set once started. */
   readonly url: string | null;
@@ -57,7 +66,11 @@ export interface Core {
   calls(): LiveCall[];
   /** The conversation settings new calls get (GUI edits change them live). */
   conversationSettings(): ConversationSettings;
-  updateConversation(patch: Partial<ConversationSettings>): void;
+  /**
+   * Change settings at run time (validated; see config.ts SETTINGS). Conversation settings apply to new calls;
+   * components that depend on others (Twilio client, tunnel) listen for `config.changed`.
+   */
+  applySettings(patch: Record<string, unknown>): Partial<Config>;
 }
 
 export function createCore(config: Config, options: CoreOptions = {}): Core {
@@ -94,6 +107,14 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     warm: options.warmPlugins ?? true,
   });
 
+  const models = new ModelManager({
+    modelsDir: config.modelsDir,
+    catalog: () => buildCatalog(plugins.manifests().map((manifest) => ({ manifest }))).entries,
+    onEvent: (e) => events.emit(e),
+    log,
+  });
+  let records: CallStore | null = null;
+
   const authorize: Authorizer = async (access, req, u, body) => {
     if (access === 'control') checkControlToken(config.controlToken, req, u);
     await options.authorize?.(access, req, u, body);
@@ -126,6 +147,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       from: p.from ?? null,
       to: p.to ?? null,
       customParameters: p,
+      models: { stt: plugins.modelOf(leases.stt.name), llm: plugins.modelOf(leases.llm.name), tts: plugins.modelOf(leases.tts.name) },
       send,
       events,
       log: log.child({ callSid: s.callSid, streamSid: s.streamSid }),
@@ -179,13 +201,21 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     health: () => ({ ok: true, calls: sessions.size, uptimeSec: Math.round(process.uptime()), version: process.env.npm_package_version ?? null }),
     liveCalls: calls,
   };
-  http.route(...voiceRoutes(routeDeps), ...controlRoutes(routeDeps));
+  http.route(...voiceRoutes(routeDeps), ...controlRoutes(routeDeps), ...pluginRoutes(plugins), ...modelRoutes(models), ...recordRoutes(() => records));
+  // A model that finishes downloading may be what a failed plugin was missing: let it try again.
+  events.on('model.progress', (e) => {
+    if (e.state === 'done') void plugins.retryFailed();
+  });
 
   return {
     config,
     events,
     log,
     plugins,
+    models,
+    get records() {
+      return records;
+    },
     http,
     get url() {
       return url;
@@ -202,6 +232,14 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
           vad = createEnergyVad();
         }
       } else vad = createEnergyVad();
+      if (options.records ?? true) {
+        try {
+          records = await CallStore.open({ dataDir: config.dataDir, log, recordCalls: config.recordCalls, retentionDays: config.retentionDays || null });
+          records.attach(events);
+        } catch (err) {
+          log.error('call records unavailable; calls go on without being recorded', { error: errorMessage(err) });
+        }
+      }
       await plugins.start();
       const addr = await http.listen(config.port, config.host);
       url = addr.url;
@@ -215,12 +253,28 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await plugins.stop();
       await vad?.dispose();
       vad = null;
+      await records?.close();
+      records = null;
     },
     interrupt,
     calls,
     conversationSettings: () => ({ ...conversation }),
-    updateConversation(patch) {
-      Object.assign(conversation, patch);
+    applySettings(patch) {
+      const valid = validatePatch(patch);
+      const { pluginSettings, ...rest } = valid;
+      Object.assign(config, rest);
+      for (const key of Object.keys(rest)) if (key in conversation) (conversation as unknown as Record<string, unknown>)[key] = (rest as Record<string, unknown>)[key];
+      if (conversation.speculativeMs > conversation.silenceMs) conversation.speculativeMs = conversation.silenceMs;
+      if (pluginSettings) {
+        for (const [name, values] of Object.entries(pluginSettings)) {
+          config.pluginSettings[name] = { ...values };
+          plugins.setSettings(name, values);
+        }
+      }
+      for (const kind of ['stt', 'llm', 'tts'] as const) if (typeof rest[kind] === 'string' && rest[kind]) plugins.setActive(kind, rest[kind]!);
+      if (rest.recordCalls !== undefined || rest.retentionDays !== undefined) records?.setOptions({ recordCalls: config.recordCalls, retentionDays: config.retentionDays || null });
+      events.emit({ type: 'config.changed', keys: Object.keys(valid), at: Date.now() });
+      return valid;
     },
   };
 }

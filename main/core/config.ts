@@ -12,7 +12,7 @@ import type { PluginKind } from './plugins/api.ts';
 
 type Kind = 'string' | 'int' | 'bool' | 'enum' | 'path' | 'url';
 
-interface SettingDef {
+export interface SettingDef {
   key: keyof Config;
   env?: string;
   flag?: string;
@@ -139,7 +139,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'logFormat', env: 'PARLEY_LOG_FORMAT', flag: 'log-format', type: 'enum', values: ['pretty', 'json'], help: 'Log format on stderr' },
 ];
 
-function parseValue(def: SettingDef, raw: unknown, source: string): unknown {
+export function parseValue(def: SettingDef, raw: unknown, source: string): unknown {
   const name = source === 'flag' ? `--${def.flag}` : source === 'env' ? def.env : `settings "${def.key}"`;
   const fail = (expected: string): never => {
     throw new ParleyError('CONFIG_INVALID', `${name} must be ${expected} (got ${JSON.stringify(raw)}).`);
@@ -301,6 +301,25 @@ export function helpText(command: string, extra = ''): string {
     return `  --${d.flag}${arg}`.padEnd(34) + `${d.help}${d.env ? ` [${d.env}]` : ''}`;
   });
   return `Usage: ${command} [options]\n\n${lines.join('\n')}\n  --set PLUGIN.SETTING=VALUE`.padEnd(0) + `    A plugin setting (repeatable), e.g. --set llama-llm.threads=2\n${extra}`;
+}
+
+/**
+ * Validate a partial settings change (from the GUI or the control API) into typed values. Unknown keys and bad
+ * values are CONFIG_INVALID errors naming the setting.
+ */
+export function validatePatch(patch: Record<string, unknown>): Partial<Config> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'pluginSettings') {
+      if (!value || typeof value !== 'object') throw new ParleyError('CONFIG_INVALID', 'settings "pluginSettings" must be an object of { "<plugin>": { "<setting>": value } }');
+      out.pluginSettings = value;
+      continue;
+    }
+    const def = SETTINGS.find((d) => d.key === key);
+    if (!def) throw new ParleyError('CONFIG_INVALID', `"${key}" is not a setting. Known settings: ${SETTINGS.map((d) => d.key).join(', ')}.`);
+    out[key] = parseValue(def, value, 'file');
+  }
+  return out as Partial<Config>;
 }
 
 /** The config with secrets masked: for logs, the GUI and the doctor. */

@@ -9,7 +9,7 @@ export function renderEnvExample(): string {
   ];
   for (const def of SETTINGS) {
     if (!def.env) continue;
-    const value = DEFAULTS[def.key];
+    const value = DEFAULTS[def.key as keyof typeof DEFAULTS];
     const shown = def.secret || def.key === 'pluginsDir' || def.key === 'dataDir' || def.key === 'modelsDir' ? '' : typeof value === 'string' ? value : String(value);
     lines.push(`# ${def.help}${def.flag ? ` (flag --${def.flag})` : ''}`);
     lines.push(`${def.env}=${/[\s#"']/.test(shown) ? JSON.stringify(shown) : shown}`);

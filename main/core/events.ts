@@ -51,6 +51,8 @@ export type CoreEvent =
       startedAt: number;
       customParameters: Record<string, string>;
       plugins: CallPlugins;
+      /** The model each plugin runs (its `model` setting, or its catalogue default), when known. */
+      models?: Partial<Record<PluginKind, string | null>>;
     }
   | { type: 'call.ended'; callSid: string; reason: string; endedAt: number; durationMs: number }
   | { type: 'call.state'; callSid: string; state: AgentState; at: number }
@@ -93,6 +95,12 @@ export type CoreEvent =
   | { type: 'call.interrupted'; callSid: string; turnId: number; source: 'barge-in' | 'manual'; at: number }
   | { type: 'call.error'; callSid: string | null; code: string; message: string; at: number }
   | { type: 'plugins.changed'; at: number }
+  | {
+      /** Settings changed at run time (GUI / control API): names of the changed settings, never their values. */
+      type: 'config.changed';
+      keys: string[];
+      at: number;
+    }
   | {
       /** Raw call audio for recordings: 8 kHz μ-law, inbound = caller, outbound = agent. Not forwarded to the GUI. */
       type: 'call.audio';

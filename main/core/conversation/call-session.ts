@@ -42,6 +42,8 @@ export interface CallSessionOptions {
   from: string | null;
   to: string | null;
   customParameters: Record<string, string>;
+  /** The model each plugin runs, for the records. */
+  models?: Partial<Record<'stt' | 'llm' | 'tts', string | null>>;
   /** Send one text frame on the call's WebSocket. */
   send(text: string): void;
   events: CoreEvents;
@@ -152,6 +154,7 @@ export class CallSession {
       startedAt: this.startedAt,
       customParameters: o.customParameters,
       plugins: this.plugins,
+      models: o.models ?? {},
     });
     this.#emitState('listening');
     if (o.settings.greeting.trim()) void this.#greet();

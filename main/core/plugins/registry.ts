@@ -279,6 +279,26 @@ export class PluginRegistry {
     });
   }
 
+  /** The model a plugin runs: its `model` setting (a path: shown by file name) or its catalogue default. */
+  modelOf(name: string): string | null {
+    const entry = this.#entries.get(name);
+    if (!entry) return null;
+    const m = entry.found.manifest;
+    const setting = effectiveSettings(m, this.#settings[name]).model;
+    if (typeof setting === 'string' && setting) return setting.split(/[\\/]/).filter(Boolean).pop() ?? setting;
+    return m.models.find((x) => x.default)?.id ?? m.models[0]?.id ?? null;
+  }
+
+  /** Give plugins whose create() failed (a missing model, say) a fresh start. */
+  async retryFailed(): Promise<void> {
+    for (const entry of this.#entries.values()) {
+      if (entry.worker?.state !== 'failed') continue;
+      this.#retire(entry);
+      if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.activeName(k) === entry.found.manifest.name)) this.#warm(entry.found.manifest.kind);
+    }
+    this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
+  }
+
   problems(): PluginProblem[] {
     return [...this.#problems];
   }

@@ -30,7 +30,9 @@ describe('plugin failures during a call', () => {
     await caller.hangup();
     t.core.plugins.setSettings(plugin, {});
     const error = t.events.find((e) => e.type === 'call.error' && e.callSid === caller.callSid) as EventOf<'call.error'>;
-    const agent = t.events.filter((e) => e.type === 'transcript' && e.role === 'agent' && e.final && e.callSid === caller.callSid).map((e) => e.text);
+    const agent = t.events
+      .filter((e): e is EventOf<'transcript'> => e.type === 'transcript' && e.role === 'agent' && e.final && e.callSid === caller.callSid)
+      .map((e) => e.text);
     return { caller, error, agent, still };
   }
 
