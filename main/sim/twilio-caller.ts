@@ -60,8 +60,10 @@ export class TwilioCaller extends EventEmitter {
   readonly marksReceived: string[] = [];
   readonly marksEchoed: { name: string; at: number; afterClear: boolean }[] = [];
   readonly bursts: AgentBurst[] = [];
-  /** When the caller's utterances ended (last speech frame sent). */
+  /** When the caller's utterances ended (last voiced frame sent). */
   readonly utteranceEnds: number[] = [];
+  /** When the caller's utterances started (first voiced frame sent). */
+  readonly voiceOnsets: number[] = [];
   readonly utteranceStarts: number[] = [];
   /** Messages the server sent that are not media/mark/clear or lack the right streamSid. */
   readonly protocolViolations: string[] = [];
@@ -71,8 +73,8 @@ export class TwilioCaller extends EventEmitter {
   #startedAt = 0;
   #sentFrames = 0;
   #outgoing: Uint8Array[] = [];
-  #speaking: { resolve: () => void; remaining: number; lastVoiced: number } | null = null;
-  #pendingSays: { frames: Uint8Array[]; resolve: () => void; lastVoiced: number }[] = [];
+  #speaking: { resolve: () => void; remaining: number; firstVoiced: number; lastVoiced: number } | null = null;
+  #pendingSays: { frames: Uint8Array[]; resolve: () => void; firstVoiced: number; lastVoiced: number }[] = [];
   #ticker: NodeJS.Timeout | null = null;
   #playQueue: QueueItem[] = [];
   #playedFrames: { at: number; data: Uint8Array }[] = [];
@@ -165,7 +167,7 @@ export class TwilioCaller extends EventEmitter {
     if (this.#outgoing.length === 0 && this.#pendingSays.length) {
       const say = this.#pendingSays.shift()!;
       this.#outgoing = say.frames;
-      this.#speaking = { resolve: say.resolve, remaining: say.frames.length, lastVoiced: say.lastVoiced };
+      this.#speaking = { resolve: say.resolve, remaining: say.frames.length, firstVoiced: say.firstVoiced, lastVoiced: say.lastVoiced };
       this.utteranceStarts.push(performance.now());
     }
     const frame = this.#outgoing.shift() ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
@@ -178,6 +180,7 @@ export class TwilioCaller extends EventEmitter {
     this.#sentFrames++;
     if (this.#speaking) {
       const s = this.#speaking;
+      if (s.remaining === s.firstVoiced) this.voiceOnsets.push(performance.now());
       s.remaining--;
       // The end of speech is the last frame with voice in it, not the file's trailing silence.
       if (s.remaining === s.lastVoiced) this.utteranceEnds.push(performance.now());
@@ -277,21 +280,26 @@ export class TwilioCaller extends EventEmitter {
   }
 
   /**
-   * Queue 8 kHz speech; resolves when its last frame has been sent. `utteranceEnds` records when the last
-   * frame louder than -45 dBFS went out (the end of speech as a listener would place it).
+   * Queue 8 kHz speech; resolves when its last frame has been sent. `voiceOnsets` / `utteranceEnds` record
+   * when the first / last frame louder than -45 dBFS went out (speech as a listener would place it).
    */
   say(samples8k: Float32Array): Promise<void> {
     const frames = toFrames(encodeFloat(samples8k));
+    let first = -1;
     let last = 0;
     frames.forEach((f, i) => {
       const x = decodeFloat(f);
       let e = 0;
       for (const v of x) e += v * v;
-      if (Math.sqrt(e / x.length) > 0.0056) last = i;
+      if (Math.sqrt(e / x.length) > 0.0056) {
+        if (first < 0) first = i;
+        last = i;
+      }
     });
-    // Counted in frames remaining after the voiced one was sent.
+    // Counted in frames remaining: the onset is noted just before its frame goes out, the end just after.
+    const firstVoiced = frames.length - Math.max(0, first);
     const lastVoiced = frames.length - 1 - last;
-    return new Promise((resolve) => this.#pendingSays.push({ frames, resolve, lastVoiced }));
+    return new Promise((resolve) => this.#pendingSays.push({ frames, resolve, firstVoiced, lastVoiced }));
   }
 
   /** Speak a WAV file (any rate, resampled to 8 kHz). */

@@ -3,7 +3,8 @@
  * the call's own audio clock (samples received), so bunched network delivery does not distort timing.
  *
  *  - A turn starts only after `minSpeechMs` of speech (coughs and clicks don't), or `bargeInMinMs` while the
- *    agent is talking or about to (so "mm-hm" and short noises don't interrupt).
+ *    agent is talking or about to (so "mm-hm" and short noises don't interrupt). Speech is measured as the span
+ *    since its onset, of which at least 60 % must be voiced.
  *  - A turn ends after `silenceMs` of non-speech, or at `maxTurnMs`.
  *  - `pause` fires after `speculativeMs` of silence so the session can start transcribing early.
  */
@@ -51,6 +52,12 @@ export interface TurnDetectorEvents {
 
 type State = 'idle' | 'candidate' | 'turn';
 
+/** Share of a candidate's span that must be voiced for it to count as speech. */
+const VOICED_SHARE = 0.6;
+/** Windows before a detected onset that may belong to it (the probability's ramp), and their minimum. */
+const ONSET_LOOKBACK = 3;
+const SOFT_ONSET = 0.15;
+
 export class TurnDetector {
   readonly #o: Required<TurnDetectorOptions>;
   readonly #on: TurnDetectorEvents;
@@ -63,6 +70,8 @@ export class TurnDetector {
   #onsetMs = 0;
   #lastSpeechEndMs = 0;
   #paused = false;
+  /** Probabilities of the last few non-speech windows (for backdating an onset). */
+  #recent: number[] = [];
   /** Agent talking or about to: turns need bargeInMinMs. */
   agentActive = false;
   // Pre-roll ring (windows) and the current utterance's windows.
@@ -96,10 +105,17 @@ export class TurnDetector {
     if (this.#state === 'idle') {
       if (!speech) {
         this.#remember(window, ms);
+        this.#recent.push(prob);
+        if (this.#recent.length > ONSET_LOOKBACK) this.#recent.shift();
         return;
       }
       this.#state = 'candidate';
-      this.#onsetMs = startMs;
+      // VAD probability ramps up over the first windows of a word: the caller started speaking where the ramp
+      // began, so the onset is backdated over the contiguous run of "soft" windows just before.
+      let soft = 0;
+      while (soft < this.#recent.length && this.#recent[this.#recent.length - 1 - soft]! >= SOFT_ONSET) soft++;
+      this.#recent = [];
+      this.#onsetMs = startMs - soft * ms;
       this.#speechMs = 0;
       this.#silenceMs = 0;
       this.#audio = [...this.#preRoll];
@@ -125,7 +141,11 @@ export class TurnDetector {
 
     if (this.#state === 'candidate') {
       const needed = this.agentActive ? this.#o.bargeInMinMs : this.#o.minSpeechMs;
-      if (this.#speechMs >= needed) {
+      // "Speaking for ≥ N ms" is the span since the onset, as long as most of it is voiced: the short dips
+      // between syllables are part of speaking, and counting only voiced windows would add their length to
+      // every barge-in.
+      const spanMs = this.#lastSpeechEndMs - this.#onsetMs;
+      if (spanMs >= needed && this.#speechMs >= needed * VOICED_SHARE) {
         this.#state = 'turn';
         this.#on.turnStart?.({ atMs: this.#clockMs, onsetMs: this.#onsetMs, speechMs: this.#speechMs, agentActive: this.agentActive });
       } else if (this.#silenceMs >= Math.min(this.#o.silenceMs, 300)) {
@@ -185,6 +205,7 @@ export class TurnDetector {
   /** Forget the current candidate/turn (e.g. the call ended). */
   reset(): void {
     this.#reset();
+    this.#recent = [];
     this.#preRoll = [];
     this.#inSpeech = false;
   }

@@ -1,19 +1,20 @@
 /**
- * Runs inside a worker thread: imports one plugin, creates its instance with a `ctx`, and serves calls from the
- * main thread. A plugin that blocks its thread or crashes takes down only this worker, never the media server.
+ * Runs in a worker process: imports one plugin, creates its instance with a `ctx`, and serves calls from the
+ * app over IPC. A plugin that blocks, leaks or crashes (even natively) takes down only this process, never the
+ * media server.
  */
-import { parentPort } from 'node:worker_threads';
 import { register } from 'node:module';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { HOST_RUNTIMES, type PluginContext, type PluginKind } from './api.ts';
 import { serializeError, type FromWorker, type ToWorker } from './host-protocol.ts';
 
-if (!parentPort) throw new Error('host-worker must run in a worker thread');
-const port = parentPort;
+if (!process.send) throw new Error('host-worker must run as a forked worker process (with an IPC channel)');
+// The app went away (crashed, killed): nothing left to serve.
+process.on('disconnect', () => process.exit(0));
 
-function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+function send(msg: FromWorker): void {
+  if (process.connected) process.send!(msg);
 }
 
 /**
@@ -82,14 +83,13 @@ let kind: PluginKind | null = null;
 const aborts = new Map<number, AbortController>();
 const iterators = new Map<number, AsyncIterator<unknown>>();
 
-/** Copy typed arrays' buffers out so they can be transferred without detaching the plugin's own memory. */
-function prepare(value: unknown): { value: unknown; transfer: ArrayBuffer[] } {
+/** Compact audio views before they are sent: a view's whole underlying buffer would be serialised otherwise. */
+function prepare(value: unknown): unknown {
   if (value && typeof value === 'object' && (value as { samples?: unknown }).samples instanceof Float32Array) {
     const v = value as { samples: Float32Array; sampleRate: unknown };
-    const copy = v.samples.slice();
-    return { value: { samples: copy, sampleRate: v.sampleRate }, transfer: [copy.buffer] };
+    return { samples: v.samples.byteLength === v.samples.buffer.byteLength ? v.samples : v.samples.slice(), sampleRate: v.sampleRate };
   }
-  return { value, transfer: [] };
+  return value;
 }
 
 async function handleCall(msg: Extract<ToWorker, { t: 'call' }>): Promise<void> {
@@ -130,8 +130,7 @@ async function pull(id: number): Promise<void> {
       aborts.delete(id);
       send({ t: 'done', id });
     } else {
-      const { value, transfer } = prepare(r.value);
-      send({ t: 'item', id, value }, transfer);
+      send({ t: 'item', id, value: prepare(r.value) });
     }
   } catch (err) {
     iterators.delete(id);
@@ -140,7 +139,7 @@ async function pull(id: number): Promise<void> {
   }
 }
 
-port.on('message', (msg: ToWorker) => {
+process.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'inspect':
       importPlugin(msg.dir, msg.main).then(
@@ -196,7 +195,10 @@ port.on('message', (msg: ToWorker) => {
         if (typeof dispose === 'function') await dispose.call(instance);
       })()
         .catch((err) => send({ t: 'log', level: 'warn', msg: `dispose() failed: ${serializeError(err).message}` }))
-        .finally(() => send({ t: 'disposed' }));
+        .finally(() => {
+          send({ t: 'disposed' });
+          process.disconnect?.();
+        });
       break;
   }
 });

@@ -1,12 +1,13 @@
 /**
- * The main-thread side of a plugin instance living in its own worker thread. It implements the plugin
- * contract (transcribe / chat / synthesize), so the engine cannot tell it from an in-process instance — but a
- * plugin that blocks, leaks or crashes can only hurt its own thread. Crashed workers restart on demand.
+ * The app's side of a plugin instance living in its own worker process. It implements the plugin contract
+ * (transcribe / chat / synthesize), so the engine cannot tell it from an in-process instance — but a plugin that
+ * blocks, leaks or crashes can only hurt its own process. Crashed or stuck workers restart on demand.
  */
-import type { Worker } from 'node:worker_threads';
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { ParleyError, abortError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { startWorker } from '../workers.ts';
+import { forkWorker } from '../workers.ts';
 import type { AudioChunk, ChatMessage, CallOptions, PluginKind } from './api.ts';
 import { deserializeError, type FromWorker, type ToWorker } from './host-protocol.ts';
 
@@ -32,11 +33,17 @@ type Waiter = { resolve: (msg: FromWorker) => void; reject: (err: Error) => void
 
 export type PluginWorkerState = 'idle' | 'starting' | 'ready' | 'failed' | 'disposed';
 
+/** Forward a worker's own stdout/stderr lines to the log (plugins may print). */
+function pipeOutput(child: ChildProcess, log: Logger): void {
+  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => log.debug(line));
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => log.warn(line));
+}
+
 export class PluginWorker {
   readonly spec: PluginWorkerSpec;
   readonly #log: Logger;
   readonly #opts: Required<PluginWorkerOptions>;
-  #worker: Worker | null = null;
+  #child: ChildProcess | null = null;
   #starting: Promise<void> | null = null;
   #state: PluginWorkerState = 'idle';
   #lastError: Error | null = null;
@@ -61,7 +68,7 @@ export class PluginWorker {
   /** Start (or restart) the worker and create the instance. Resolves when ready. */
   start(): Promise<void> {
     if (this.#state === 'disposed') return Promise.reject(new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name} was unloaded`));
-    if (this.#state === 'ready' && this.#worker) return Promise.resolve();
+    if (this.#state === 'ready' && this.#child) return Promise.resolve();
     if (this.#starting) return this.#starting;
     if (this.#state === 'failed' && this.#lastError && Date.now() - this.#failedAt < this.#opts.retryAfterMs) {
       return Promise.reject(this.#lastError);
@@ -69,8 +76,9 @@ export class PluginWorker {
     this.#state = 'starting';
     const started = Date.now();
     this.#starting = new Promise<void>((resolve, reject) => {
-      const worker = startWorker('plugin-host', { name: `plugin:${this.spec.name}` });
-      this.#worker = worker;
+      const child = forkWorker('plugin-host');
+      this.#child = child;
+      pipeOutput(child, this.#log);
       let settled = false;
       const finish = (err: Error | null) => {
         if (settled) return;
@@ -81,8 +89,8 @@ export class PluginWorker {
           this.#state = 'failed';
           this.#lastError = err;
           this.#failedAt = Date.now();
-          this.#worker = null;
-          void worker.terminate();
+          if (this.#child === child) this.#child = null;
+          child.kill('SIGKILL');
           reject(err);
         } else {
           this.#state = 'ready';
@@ -92,22 +100,25 @@ export class PluginWorker {
         }
       };
       const timer = setTimeout(() => finish(new ParleyError('PLUGIN_TIMEOUT', `plugin ${this.spec.name}: create() did not finish within ${this.#opts.loadTimeoutMs / 1000} s`)), this.#opts.loadTimeoutMs);
-      worker.on('message', (msg: FromWorker) => {
+      child.on('message', (msg: FromWorker) => {
         if (msg.t === 'ready') finish(null);
         else if (msg.t === 'init-error') finish(this.#pluginError(deserializeError(msg.error), 'could not start'));
         else this.#dispatch(msg);
       });
-      worker.on('error', (err) => {
-        this.#log.error('plugin worker crashed', { error: err.message });
-        this.#crashed(worker, new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name} crashed: ${err.message}`, { cause: err }));
-        finish(this.#lastError ?? err);
+      child.on('error', (err) => {
+        this.#log.error('plugin worker failed', { error: err.message });
+        const e = new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name}'s worker failed: ${err.message}`, { cause: err });
+        this.#crashed(child, e);
+        finish(e);
       });
-      worker.on('exit', (code) => {
-        const err = new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name}'s worker exited (code ${code})`);
-        this.#crashed(worker, err);
+      child.on('exit', (code, signal) => {
+        const how = signal ? `was killed (${signal})` : `exited (code ${code})`;
+        const err = new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name}'s worker ${how}`);
+        if (this.#child === child && this.#state !== 'disposed') this.#log.warn(`plugin worker ${how}; it restarts at the next call`);
+        this.#crashed(child, err);
         finish(err);
       });
-      worker.postMessage({ t: 'init', ...this.spec } satisfies ToWorker);
+      this.#post({ t: 'init', ...this.spec }, child);
     });
     return this.#starting;
   }
@@ -117,9 +128,9 @@ export class PluginWorker {
     return new ParleyError(code as 'PLUGIN_FAILED', `plugin ${this.spec.name} ${what}: ${err.message}`, { cause: err });
   }
 
-  #crashed(worker: Worker, err: Error): void {
-    if (this.#worker !== worker) return;
-    this.#worker = null;
+  #crashed(child: ChildProcess, err: Error): void {
+    if (this.#child !== child) return;
+    this.#child = null;
     if (this.#state !== 'disposed') this.#state = 'idle';
     for (const w of this.#waiters.values()) w.reject(err);
     this.#waiters.clear();
@@ -139,8 +150,8 @@ export class PluginWorker {
     }
   }
 
-  #post(msg: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.#worker?.postMessage(msg, transfer);
+  #post(msg: ToWorker, child = this.#child): void {
+    if (child?.connected) child.send(msg);
   }
 
   #wait(id: number, signal: AbortSignal | undefined): Promise<FromWorker> {
@@ -169,17 +180,17 @@ export class PluginWorker {
     });
   }
 
-  /** A plugin that ignores an abort may be blocking its thread: if it does not answer a ping, restart it. */
+  /** A plugin that ignores an abort may be blocking its process: if it does not answer a ping, restart it. */
   #checkStuck(): void {
-    const worker = this.#worker;
-    if (!worker) return;
+    const child = this.#child;
+    if (!child) return;
     const id = this.#nextId++;
     const timer = setTimeout(() => {
-      if (this.#worker !== worker) return;
+      if (this.#child !== child) return;
       this.#waiters.delete(id);
       this.#log.warn('plugin is not responding after an abort; restarting its worker');
-      this.#crashed(worker, new ParleyError('PLUGIN_TIMEOUT', `plugin ${this.spec.name} stopped responding and was restarted`));
-      void worker.terminate();
+      this.#crashed(child, new ParleyError('PLUGIN_TIMEOUT', `plugin ${this.spec.name} stopped responding and was restarted`));
+      child.kill('SIGKILL');
     }, this.#opts.stuckAfterMs);
     timer.unref();
     this.#waiters.set(id, { resolve: () => clearTimeout(timer), reject: () => clearTimeout(timer) });
@@ -194,9 +205,8 @@ export class PluginWorker {
   async transcribe(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ text: string }> {
     await this.start();
     const id = this.#nextId++;
-    const samples = audio.samples.slice();
     const reply = this.#wait(id, options.signal);
-    this.#post({ t: 'call', id, method: 'transcribe', args: [{ samples, sampleRate: audio.sampleRate }] }, [samples.buffer]);
+    this.#post({ t: 'call', id, method: 'transcribe', args: [{ samples: audio.samples, sampleRate: audio.sampleRate }] });
     const msg = this.#check(await reply, 'transcribe()');
     return (msg as { value: { text: string } }).value;
   }
@@ -243,48 +253,67 @@ export class PluginWorker {
     };
   }
 
-  /** Let the plugin dispose() itself, then end the worker (forcefully after `graceMs`). */
+  /** Let the plugin dispose() itself, then end the worker (killed after `graceMs`). */
   async dispose(graceMs = 3_000): Promise<void> {
-    const worker = this.#worker;
+    const child = this.#child;
     this.#state = 'disposed';
-    this.#worker = null;
-    if (!worker) return;
+    this.#child = null;
+    for (const w of this.#waiters.values()) w.reject(new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name} was unloaded`));
+    this.#waiters.clear();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, graceMs);
-      worker.on('message', (m: FromWorker) => {
-        if (m.t === 'disposed') {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      worker.once('exit', () => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, graceMs);
+      child.once('exit', () => {
         clearTimeout(timer);
         resolve();
       });
-      worker.postMessage({ t: 'dispose' } satisfies ToWorker);
+      if (child.connected) child.send({ t: 'dispose' } satisfies ToWorker);
+      else child.kill('SIGKILL');
     });
-    for (const w of this.#waiters.values()) w.reject(new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name} was unloaded`));
-    this.#waiters.clear();
-    await worker.terminate();
   }
 }
 
-/** Import a plugin module in a throwaway worker to check that it loads and exports create(). */
-export function inspectPlugin(dir: string, main: string, timeoutMs = 30_000): Promise<Error | null> {
-  return new Promise((resolve) => {
-    const worker = startWorker('plugin-host', { name: 'plugin:inspect' });
-    const done = (err: Error | null) => {
-      clearTimeout(timer);
-      worker.removeAllListeners();
-      void worker.terminate();
-      resolve(err);
-    };
-    const timer = setTimeout(() => done(new ParleyError('PLUGIN_TIMEOUT', `importing ${main} took longer than ${timeoutMs / 1000} s`)), timeoutMs);
-    worker.on('message', (m: FromWorker) => {
-      if (m.t === 'inspected') done(m.error ? deserializeError(m.error) : null);
-    });
-    worker.on('error', (err) => done(err));
-    worker.on('exit', (code) => done(new Error(`import crashed the worker (exit code ${code})`)));
-    worker.postMessage({ t: 'inspect', dir, main } satisfies ToWorker);
-  });
+/**
+ * Import plugin modules in a throwaway worker process to check that each loads and exports create(). One
+ * process serves a whole scan; one that a plugin crashes is replaced for the rest.
+ */
+export async function inspectPlugins(list: { dir: string; main: string }[], log: Logger, timeoutMs = 30_000): Promise<(Error | null)[]> {
+  const results: (Error | null)[] = [];
+  let child: ChildProcess | null = null;
+  try {
+    for (const { dir, main } of list) {
+      if (!child || child.exitCode !== null || child.signalCode !== null || !child.connected) {
+        child = forkWorker('plugin-host');
+        pipeOutput(child, log.child({ plugin: 'inspect' }));
+      }
+      const c: ChildProcess = child;
+      results.push(
+        await new Promise<Error | null>((resolve) => {
+          const done = (err: Error | null) => {
+            clearTimeout(timer);
+            c.off('message', onMessage);
+            c.off('exit', onExit);
+            resolve(err);
+          };
+          const onMessage = (m: FromWorker) => {
+            if (m.t === 'inspected') done(m.error ? deserializeError(m.error) : null);
+          };
+          const onExit = (code: number | null, signal: string | null) => done(new Error(`importing ${main} crashed its worker (${signal ?? `exit code ${code}`})`));
+          const timer = setTimeout(() => {
+            c.kill('SIGKILL');
+            done(new ParleyError('PLUGIN_TIMEOUT', `importing ${main} took longer than ${timeoutMs / 1000} s`));
+          }, timeoutMs);
+          c.on('message', onMessage);
+          c.once('exit', onExit);
+          c.send({ t: 'inspect', dir, main } satisfies ToWorker);
+        }),
+      );
+    }
+  } finally {
+    child?.kill('SIGKILL');
+  }
+  return results;
 }

@@ -10,7 +10,7 @@ import type { CoreEvents } from '../events.ts';
 import { PLUGIN_KINDS, type InstanceByKind, type ModelSpec, type PluginKind, type SettingSpec } from './api.ts';
 import { scanPlugins, type FoundPlugin, type PluginProblem, type PluginSource } from './loader.ts';
 import { effectiveSettings } from './manifest.ts';
-import { PluginWorker, inspectPlugin, type PluginWorkerOptions } from './plugin-worker.ts';
+import { PluginWorker, inspectPlugins, type PluginWorkerOptions } from './plugin-worker.ts';
 
 /** The plugin picked when several of a kind exist and the user has not chosen. */
 export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt', llm: 'llama-llm', tts: 'piper-tts' };
@@ -110,18 +110,22 @@ export class PluginRegistry {
     if (this.#stopped) return;
     const next = new Map<string, Entry>();
     let changed = problems.length !== this.#problems.length;
+    const fresh: FoundPlugin[] = [];
     for (const found of plugins) {
       const old = this.#entries.get(found.manifest.name);
-      if (old && old.found.fingerprint === found.fingerprint && old.found.dir === found.dir) {
-        next.set(found.manifest.name, old);
-        continue;
-      }
+      if (old && old.found.fingerprint === found.fingerprint && old.found.dir === found.dir) next.set(found.manifest.name, old);
+      else fresh.push(found);
+    }
+    const importErrors = await inspectPlugins(fresh.map((f) => ({ dir: f.dir, main: f.manifest.main })), this.#log);
+    if (this.#stopped) return;
+    fresh.forEach((found, i) => {
+      const old = this.#entries.get(found.manifest.name);
+      const importError = importErrors[i];
       changed = true;
-      const importError = await inspectPlugin(found.dir, found.manifest.main);
       if (old) this.#retire(old);
       next.set(found.manifest.name, { found, importError: importError ? `${found.dir}: ${errorMessage(importError)}` : null, worker: null, leases: 0 });
       this.#log.info(old ? 'plugin changed' : 'plugin found', { name: found.manifest.name, kind: found.manifest.kind, source: found.source, error: importError ? errorMessage(importError) : undefined });
-    }
+    });
     for (const [name, old] of this.#entries) {
       if (!next.has(name)) {
         changed = true;

@@ -56,3 +56,26 @@ describe('TurnDetector', () => {
     expect(ends.length).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('TurnDetector speech length', () => {
+  it('counts the span of speaking, dips between syllables included, but not a click followed by silence', () => {
+    // 8 windows (256 ms) of speaking with a one-window dip: still 256 ms of speaking → barge-in at 256 ms.
+    expect(run('....SSS.SSSS' + '.'.repeat(20), true).log[0]).toBe('start@384');
+    // Counting only voiced windows would have waited a window longer.
+    expect(run('....SSS.SSSS' + '.'.repeat(20), true, { ...opts, bargeInMinMs: 256 }).log[0]).toBe('start@384');
+    // A click then mostly silence within the span: voiced share too low.
+    expect(run('....SS......S' + '.'.repeat(20), true).log).toEqual(['discard']);
+  });
+});
+
+describe('TurnDetector onset', () => {
+  it("backdates the onset over the VAD's ramp-up, so barge-in comes 256 ms after the caller really began", () => {
+    const log: string[] = [];
+    const d = new TurnDetector(opts, { turnStart: (i) => log.push(`start@${i.atMs} onset@${i.onsetMs}`) });
+    d.agentActive = true;
+    const probs = [0.01, 0.01, 0.01, 0.3, 0.44, ...Array(10).fill(0.95)];
+    for (const p of probs) d.push(new Float32Array(W), p);
+    // Soft windows at 96 and 128 ms start the speech; 256 ms later the agent is interrupted.
+    expect(log).toEqual(['start@352 onset@96']);
+  });
+});

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench` — engine bench (default): overhead, barge-in, 1/10/50 concurrent calls.
+ * `npm run bench -- plugins [...]` — plugin bench: load time, STT RTF, LLM first token and tokens/s, TTS first
+ * audio and RTF, memory, for whatever models are installed.
+ * `npm run bench -- engine --levels 1,10` — fewer concurrency levels.
+ */
+import { benchEngine, formatEngineBench } from './engine.ts';
+
+async function main(): Promise<void> {
+  const [what = 'engine', ...rest] = process.argv.slice(2);
+  if (what === 'plugins') {
+    const { runPluginBenchCli } = await import('./plugins.ts');
+    await runPluginBenchCli(rest);
+    return;
+  }
+  if (what !== 'engine') throw new Error(`unknown bench "${what}" (engine or plugins)`);
+  const i = rest.indexOf('--levels');
+  const levels = i >= 0 ? rest[i + 1]!.split(',').map(Number) : undefined;
+  const result = await benchEngine({ levels });
+  process.stdout.write(formatEngineBench(result) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

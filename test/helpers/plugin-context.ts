@@ -1,0 +1,97 @@
+/**
+ * A `PluginContext` for driving a plugin directly from a test, built the way the host builds it: manifest
+ * defaults merged with the test's settings (path settings resolved to absolute paths), `import(name)` limited to
+ * HOST_RUNTIMES, `resolve(name)` giving the absolute file of a runtime's ESM entry, and a log that records
+ * every line so a test can assert on what the plugin told the user.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { HOST_RUNTIMES, type PluginContext, type PluginLog, type PluginModule } from '../../main/core/plugins/api.ts';
+import { effectiveSettings, readManifest } from '../../main/core/plugins/manifest.ts';
+import type { PluginManifest } from '../../main/core/plugins/api.ts';
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface TestPluginContext extends PluginContext {
+  /** Everything the plugin logged, in order. */
+  logs: LogLine[];
+  /** `resolve` is always present in tests. */
+  resolve(name: string): string;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The folder of a built-in plugin, e.g. `pluginFolder('llama-llm')`. */
+export function pluginFolder(name: string): string {
+  return join(ROOT, 'plugins', name);
+}
+
+function isHostRuntime(name: string): boolean {
+  return (HOST_RUNTIMES as readonly string[]).includes(name);
+}
+
+export function makeLog(lines: LogLine[], echo = process.env.PARLEY_TEST_LOG === '1'): PluginLog {
+  const at = (level: LogLine['level']) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push(fields === undefined ? { level, msg } : { level, msg, fields });
+    if (echo) console.log(`[plugin ${level}] ${msg}`, fields ?? '');
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export interface ContextOptions {
+  /** The plugin folder (its manifest supplies setting defaults). */
+  pluginDir: string;
+  /** User settings, as the host would receive them (strings are coerced like `--set` values). */
+  settings?: Record<string, unknown>;
+  /** The models root; defaults to an empty folder that certainly holds no models. */
+  modelDir?: string;
+  /** Relative `path` settings are resolved against this (the host uses the working directory). */
+  baseDir?: string;
+}
+
+export async function makePluginContext(options: ContextOptions): Promise<TestPluginContext & { manifest: PluginManifest }> {
+  const manifest = await readManifest(options.pluginDir);
+  const logs: LogLine[] = [];
+  return {
+    manifest,
+    settings: effectiveSettings(manifest, options.settings ?? {}, options.baseDir ?? process.cwd()),
+    modelDir: options.modelDir ?? join(ROOT, 'test', 'fixtures', 'no-models-here'),
+    pluginDir: options.pluginDir,
+    log: makeLog(logs),
+    logs,
+    async import(name: string) {
+      if (!isHostRuntime(name)) throw new Error(`"${name}" is not a host runtime; plugins may import only ${HOST_RUNTIMES.join(', ')}`);
+      return import(name);
+    },
+    resolve(name: string) {
+      if (!isHostRuntime(name)) throw new Error(`"${name}" is not a host runtime; plugins may resolve only ${HOST_RUNTIMES.join(', ')}`);
+      return fileURLToPath(import.meta.resolve(name));
+    },
+  };
+}
+
+/** Import a plugin's main module the way the host does: by file URL, from its own folder. */
+export async function importPlugin(pluginDir: string): Promise<PluginModule> {
+  const manifest = await readManifest(pluginDir);
+  const mod = (await import(pathToFileURL(join(pluginDir, manifest.main)).href)) as { default: PluginModule };
+  return mod.default;
+}
+
+/**
+ * Import specifiers in a plugin folder's .js files that reach outside it: anything but `node:` built-ins and
+ * `./file.js` siblings. (`ctx.import(...)` is the sanctioned way to get a runtime and is not an import.)
+ */
+export function foreignImports(pluginDir: string): string[] {
+  const foreign: string[] = [];
+  for (const file of readdirSync(pluginDir).filter((f) => f.endsWith('.js'))) {
+    const source = readFileSync(join(pluginDir, file), 'utf8');
+    const specifiers = [...source.matchAll(/(?:^|\s)(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?<![.\w])import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\s)import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? m[2] ?? m[3]);
+    for (const spec of specifiers) if (!/^(node:|\.\/[\w.-]+\.js$)/.test(spec!)) foreign.push(`${file}: ${spec}`);
+  }
+  return foreign;
+}

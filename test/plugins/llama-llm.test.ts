@@ -1,0 +1,313 @@
+/**
+ * llama-llm with the real node-llama-cpp runtime in its child process: a tiny random chat GGUF written by
+ * test/helpers/gguf-writer.ts (chat template from the file) and the real stories260K model. The plugin runs from a
+ * copy of its folder in a temp dir, so it is proven to reach the host only through ctx.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LlmInstance, PluginModule } from '../../main/core/plugins/api.ts';
+import { readManifest } from '../../main/core/plugins/manifest.ts';
+import { foreignImports, importPlugin, makePluginContext, pluginFolder, type TestPluginContext } from '../helpers/plugin-context.ts';
+import { writeTinyLlamaGguf } from '../helpers/gguf-writer.ts';
+
+const STORIES = fileURLToPath(new URL('../fixtures/models/stories260K.gguf', import.meta.url));
+
+let work: string;
+let pluginDir: string;
+let plugin: PluginModule;
+let tinyModel: string;
+let tinyVocab: string[];
+const live: LlmInstance[] = [];
+
+/** Child processes of this test process running llama-llm's child.js (Linux /proc). */
+function llamaChildren(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      if (state === 'Z') continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('child.js')) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+async function create(settings: Record<string, unknown>, modelDir?: string): Promise<{ llm: LlmInstance; ctx: TestPluginContext }> {
+  const ctx = await makePluginContext({ pluginDir, settings: { threads: 2, gpu: false, ...settings }, modelDir: modelDir ?? join(work, 'models') });
+  const llm = (await plugin.create(ctx)) as LlmInstance;
+  live.push(llm);
+  return { llm, ctx };
+}
+
+async function collect(llm: LlmInstance, messages: Parameters<LlmInstance['chat']>[0], signal = new AbortController().signal) {
+  const deltas: { text: string; at: number }[] = [];
+  const started = performance.now();
+  for await (const text of llm.chat(messages, { signal })) deltas.push({ text, at: performance.now() - started });
+  return { text: deltas.map((d) => d.text).join(''), deltas, totalMs: performance.now() - started };
+}
+
+/** The first `n` deltas of a reply, then stop (which must also stop the child's generation). */
+async function firstDeltas(llm: LlmInstance, messages: Parameters<LlmInstance['chat']>[0], n: number) {
+  const started = performance.now();
+  let text = '';
+  let count = 0;
+  let firstMs = -1;
+  for await (const delta of llm.chat(messages, { signal: AbortSignal.timeout(20_000) })) {
+    if (count === 0) firstMs = performance.now() - started;
+    text += delta;
+    if (++count >= n) break;
+  }
+  return { text, count, firstMs };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'parley-llama-'));
+  // A built-in plugin folder copied anywhere must still work: run it from a copy.
+  pluginDir = join(work, 'plugins', 'llama-llm');
+  cpSync(pluginFolder('llama-llm'), pluginDir, { recursive: true });
+  plugin = await importPlugin(pluginDir);
+  tinyModel = join(work, 'tiny-chat.gguf');
+  tinyVocab = writeTinyLlamaGguf(tinyModel);
+});
+
+afterAll(async () => {
+  await Promise.all(live.map((llm) => llm.dispose?.()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('llama-llm manifest and folder', () => {
+  it('has a valid manifest with the settings and a default catalogue model', async () => {
+    const manifest = await readManifest(pluginFolder('llama-llm'));
+    expect(manifest.kind).toBe('llm');
+    expect(Object.keys(manifest.settings).sort()).toEqual(['contextSize', 'gpu', 'maxTokens', 'model', 'temperature', 'threads']);
+    expect(manifest.settings.model!.type).toBe('path');
+    const defaults = manifest.models.filter((m) => m.default);
+    expect(defaults).toHaveLength(1);
+    for (const model of manifest.models) {
+      for (const file of model.files) expect(file.url).toMatch(/^https:\/\/huggingface\.co\/[^/]+\/[^/]+\/resolve\/main\/.+\.gguf$/);
+    }
+  });
+
+  it('imports nothing but node built-ins and its own files', () => {
+    expect(foreignImports(pluginFolder('llama-llm'))).toEqual([]);
+  });
+});
+
+describe('llama-llm on a generated GGUF (tiny random llama with a ChatML template)', () => {
+  let llm: LlmInstance;
+  let ctx: TestPluginContext;
+
+  beforeAll(async () => {
+    // gpu left at its default ("auto"): on a machine without a GPU it must still come up on the CPU build.
+    ({ llm, ctx } = await create({ model: tinyModel, gpu: 'auto', temperature: 0, maxTokens: 40 }));
+  });
+
+  it('loads in a child process and takes the chat template from the GGUF', () => {
+    const loaded = ctx.logs.find((l) => l.msg === 'llama model loaded');
+    expect(loaded?.fields).toMatchObject({ chatWrapper: 'ChatML', threads: 2, model: tinyModel });
+    expect(llamaChildren().length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('streams a reply as several deltas made of the model vocabulary', async () => {
+    const { text, deltas } = await collect(llm, [
+      { role: 'system', content: 'You answer the phone for a bakery.' },
+      { role: 'user', content: 'hello what time are you open' },
+    ]);
+    expect(deltas.length).toBeGreaterThan(5);
+    expect(text.trim().length).toBeGreaterThan(0);
+    // Deltas arrive while generation goes on, not all at the end.
+    expect(deltas[0]!.at).toBeLessThan(deltas.at(-1)!.at);
+    const pieces = new Set(tinyVocab.map((t) => t.replaceAll('▁', ' ')));
+    for (const d of deltas) expect([...d.text].every((c) => [...pieces].some((p) => p.includes(c)))).toBe(true);
+    const turn = ctx.logs.filter((l) => l.msg === 'llama turn').at(-1);
+    expect(turn?.fields).toMatchObject({ outputTokens: 40, stopReason: 'maxTokens' });
+  });
+
+  it('keeps the KV cache when the next prompt extends the previous one', async () => {
+    const history = [
+      { role: 'system' as const, content: 'You answer the phone for a bakery. Keep answers short and friendly.' },
+      { role: 'user' as const, content: 'hi can you help me' },
+    ];
+    const first = await collect(llm, history);
+    const next = [...history, { role: 'assistant' as const, content: first.text }, { role: 'user' as const, content: 'thanks what is your name' }];
+    await collect(llm, next);
+    const turn = ctx.logs.filter((l) => l.msg === 'llama turn').at(-1)!.fields as { promptTokens: number; evaluatedPromptTokens: number };
+    // Only the new turn is evaluated; the shared prefix comes from the cache.
+    expect(turn.evaluatedPromptTokens).toBeLessThan(turn.promptTokens / 2);
+  });
+});
+
+describe('llama-llm on the real stories260K model', () => {
+  let llm: LlmInstance;
+  let pid: number | undefined;
+
+  beforeAll(async () => {
+    const before = new Set(llamaChildren());
+    ({ llm } = await create({ model: STORIES, temperature: 0, maxTokens: 4000 }));
+    [pid] = llamaChildren().filter((p) => !before.has(p));
+  });
+
+  it('streams English text', async () => {
+    const ac = new AbortController();
+    let text = '';
+    for await (const delta of llm.chat([{ role: 'user', content: 'Once upon a time' }], { signal: ac.signal })) {
+      text += delta;
+      if (text.length > 120) break; // stopping early must also stop the child's generation
+    }
+    expect(text).toMatch(/\b[a-z]+ [a-z]+ [a-z]+\b/i);
+  });
+
+  it('aborts within 100 ms, rejecting with AbortError, and the child survives for the next turn', async () => {
+    expect(pid).toBeDefined();
+    const ac = new AbortController();
+    let deltas = 0;
+    let abortedAt = 0;
+    const err = await rejection(
+      (async () => {
+        for await (const _ of llm.chat([{ role: 'user', content: 'Tell me a long story about a cat' }], { signal: ac.signal })) {
+          if (++deltas === 3) {
+            abortedAt = performance.now();
+            ac.abort();
+          }
+        }
+      })(),
+    );
+    const latency = performance.now() - abortedAt;
+    expect(err.name).toBe('AbortError');
+    expect(latency).toBeLessThan(100);
+    // Same child, answering the next turn at once (it did not finish the aborted story first).
+    const next = await firstDeltas(llm, [{ role: 'user', content: 'The dog' }], 1);
+    expect(next.count).toBe(1);
+    expect(next.firstMs).toBeLessThan(3000); // finishing the aborted 4000-token story first would take far longer
+    expect(llamaChildren()).toContain(pid);
+  });
+
+  it('rejects at once when the signal is already aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const started = performance.now();
+    const err = await rejection(collect(llm, [{ role: 'user', content: 'Hi' }], ac.signal));
+    expect(err.name).toBe('AbortError');
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it('drops the oldest turns to fit the context, keeping the conversation going', async () => {
+    const { llm: small, ctx: smallCtx } = await create({ model: STORIES, temperature: 0, maxTokens: 32, contextSize: 256 });
+    const messages: { role: 'system' | 'user' | 'assistant'; content: string }[] = [{ role: 'system', content: 'You are a friendly storyteller.' }];
+    for (let i = 0; i < 30; i++) {
+      messages.push({ role: 'user', content: `Tell me about the little girl number ${i} and her red ball in the park.` });
+      messages.push({ role: 'assistant', content: `Once upon a time there was a girl named Lily number ${i}. She had a red ball.` });
+    }
+    messages.push({ role: 'user', content: 'What happened next?' });
+    const { text } = await collect(small, messages);
+    expect(text.length).toBeGreaterThan(0);
+    const trimmed = smallCtx.logs.find((l) => l.msg === 'history trimmed to fit the context');
+    expect((trimmed?.fields as { dropped: number }).dropped).toBeGreaterThan(40);
+    expect((trimmed?.fields as { promptTokens: number }).promptTokens).toBeLessThanOrEqual(256 - 32);
+    await small.dispose?.();
+  });
+});
+
+describe('llama-llm errors and recovery', () => {
+  it('says which model is missing and how to get it', async () => {
+    const err = await rejection(create({}, join(work, 'empty-models')));
+    expect(err.code).toBe('MODEL_MISSING');
+    expect(err.message).toContain('model missing — run `npm run models -- pull qwen2.5-0.5b-instruct-q4_k_m`');
+    expect(err.message).toContain(join(work, 'empty-models', 'qwen2.5-0.5b-instruct-q4_k_m', 'qwen2.5-0.5b-instruct-q4_k_m.gguf'));
+
+    const notThere = await rejection(create({ model: join(work, 'nope.gguf') }));
+    expect(notThere.code).toBe('MODEL_MISSING');
+    expect(notThere.message).toContain('llama-llm.model');
+  });
+
+  it('uses the catalogue default from ctx.modelDir', async () => {
+    const modelDir = join(work, 'catalogue');
+    const folder = join(modelDir, 'qwen2.5-0.5b-instruct-q4_k_m');
+    cpSync(STORIES, join(folder, 'qwen2.5-0.5b-instruct-q4_k_m.gguf'));
+    const { llm, ctx } = await create({ maxTokens: 5 }, modelDir);
+    expect(ctx.logs.find((l) => l.msg === 'llama model loaded')?.fields).toMatchObject({ model: join(folder, 'qwen2.5-0.5b-instruct-q4_k_m.gguf') });
+    await llm.dispose?.();
+  });
+
+  it('reports a malformed GGUF as MODEL_CORRUPT naming the file, without taking the process down', async () => {
+    const garbage = join(work, 'garbage.gguf');
+    writeFileSync(garbage, '<html>404 Not Found</html>');
+    const bad = await rejection(create({ model: garbage }));
+    expect(bad.code).toBe('MODEL_CORRUPT');
+    expect(bad.message).toContain(garbage);
+
+    // A valid header with its tensor data cut off gets past the header check: llama.cpp itself must refuse it.
+    const truncated = join(work, 'truncated.gguf');
+    copyFileSync(tinyModel, truncated);
+    truncateSync(truncated, 60_000);
+    const cut = await rejection(create({ model: truncated }));
+    expect(cut.code).toBe('MODEL_CORRUPT');
+    expect(cut.message).toContain(truncated);
+    expect(llamaChildren().length).toBeLessThanOrEqual(live.length);
+  });
+
+  it('loses only the turn when the child crashes, and restarts it at the next chat once the file is fixed', async () => {
+    const model = join(work, 'restart.gguf');
+    copyFileSync(tinyModel, model);
+    const before = new Set(llamaChildren());
+    const { llm } = await create({ model, maxTokens: 4000, temperature: 0 });
+    const [pid] = llamaChildren().filter((p) => !before.has(p));
+    expect(pid).toBeDefined();
+
+    // A native crash in the middle of a reply.
+    const crashed = await rejection(
+      (async () => {
+        let n = 0;
+        for await (const _ of llm.chat([{ role: 'user', content: 'hello' }], { signal: new AbortController().signal })) {
+          if (++n === 2) process.kill(pid!, 'SIGSEGV');
+        }
+      })(),
+    );
+    expect(crashed.code).toBe('PLUGIN_FAILED');
+    expect(crashed.message).toContain(model);
+
+    // Meanwhile the file got damaged: the restart says so.
+    truncateSync(model, 60_000);
+    const corrupt = await rejection(collect(llm, [{ role: 'user', content: 'hello' }]));
+    expect(corrupt.code).toBe('MODEL_CORRUPT');
+    expect(corrupt.message).toContain(model);
+
+    // Fixed: the next chat starts a fresh child and answers.
+    copyFileSync(tinyModel, model);
+    const { text } = await firstDeltas(llm, [{ role: 'user', content: 'hello' }], 5);
+    expect(text.length).toBeGreaterThan(0);
+    const now = llamaChildren().filter((p) => !before.has(p));
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(pid);
+    await llm.dispose?.();
+  });
+
+  it('dispose kills the child and later chats fail clearly', async () => {
+    const before = new Set(llamaChildren());
+    const { llm } = await create({ model: tinyModel, maxTokens: 4 });
+    const [pid] = llamaChildren().filter((p) => !before.has(p));
+    expect(pid).toBeDefined();
+    await llm.dispose?.();
+    expect(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')).toBe(false);
+    const err = await rejection(collect(llm, [{ role: 'user', content: 'hello' }]));
+    expect(err.code).toBe('PLUGIN_FAILED');
+  });
+});
