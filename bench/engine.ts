@@ -9,7 +9,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,15 +99,26 @@ function collectMetrics(server: Server): { metrics: { endpointMs: number; voiceT
   return { metrics, stop: () => controller.abort() };
 }
 
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
+/** CPU seconds (user + system) used by a process and all its descendants (plugin workers), from /proc. */
+function treeCpuSeconds(root: number): number {
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 });
+    } catch {
+      // gone
+    }
   }
+  let total = 0;
+  const walk = (pid: number) => {
+    total += stats.get(pid)?.cpu ?? 0;
+    for (const [child, s] of stats) if (s.ppid === pid) walk(child);
+  };
+  walk(root);
+  return total;
 }
 
 /** Pacing of every agent burst a caller received: lateness vs the ideal schedule, and missed play deadlines. */
@@ -147,7 +159,23 @@ async function oneCall(server: Server, speech: Float32Array): Promise<TwilioCall
 export interface EngineBenchResult {
   overhead: { p50: number; p99: number; n: number };
   bargeIn: { p50: number; p99: number; n: number };
-  levels: { calls: number; jitterP50: number; jitterP99: number; missed: number; frames: number; cpuPerCallPct: number; eventLoopP99Ms: number | null; firstFrameP50: number; firstFrameP99: number }[];
+  levels: {
+    calls: number;
+    /** Measured where the frames arrive (the caller's side, including the simulator's own scheduling). */
+    jitterP50: number;
+    jitterP99: number;
+    missed: number;
+    frames: number;
+    /** Measured where the frames leave (the server's Playout). */
+    serverLatenessP50: number | null;
+    serverLatenessP99: number | null;
+    serverLateFrames: number | null;
+    cpuPerCallPct: number;
+    eventLoopP99Ms: number | null;
+    callerLoopP99Ms: number;
+    firstFrameP50: number;
+    firstFrameP99: number;
+  }[];
 }
 
 export async function benchEngine(options: { levels?: number[]; log?: (line: string) => void } = {}): Promise<EngineBenchResult> {
@@ -199,7 +227,9 @@ export async function benchEngine(options: { levels?: number[]; log?: (line: str
     server = await startServer(['--greeting', 'Hello, thanks for calling Parley. How can I help you today?']);
     events = collectMetrics(server);
     log(`${n} concurrent call(s)…`);
-    const cpu0 = cpuSeconds(server.child.pid!);
+    const cpu0 = treeCpuSeconds(server.child.pid!);
+    const callerLoop = monitorEventLoopDelay({ resolution: 10 });
+    callerLoop.enable();
     const t0 = performance.now();
     const callers = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
@@ -208,7 +238,8 @@ export async function benchEngine(options: { levels?: number[]; log?: (line: str
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = cpuSeconds(server.child.pid!) - cpu0;
+    const cpu = treeCpuSeconds(server.child.pid!) - cpu0;
+    callerLoop.disable();
     const health = await fetch(`${server.url}/health`).then((r) => r.json()).catch(() => ({}));
     const jitter: number[] = [];
     let missed = 0;
@@ -227,8 +258,12 @@ export async function benchEngine(options: { levels?: number[]; log?: (line: str
       jitterP99: percentile(jitter, 99),
       missed,
       frames,
+      serverLatenessP50: health.pacing?.latenessP50Ms ?? null,
+      serverLatenessP99: health.pacing?.latenessP99Ms ?? null,
+      serverLateFrames: health.pacing?.lateFrames ?? null,
       cpuPerCallPct: (cpu / seconds / n) * 100,
       eventLoopP99Ms: typeof health.eventLoopDelayP99Ms === 'number' ? health.eventLoopDelayP99Ms : null,
+      callerLoopP99Ms: callerLoop.percentile(99) / 1e6,
       firstFrameP50: percentile(ff, 50),
       firstFrameP99: percentile(ff, 99),
     });
@@ -252,13 +287,20 @@ export function formatEngineBench(r: EngineBenchResult): string {
     `endpoint → first outbound frame        ${f(r.overhead.p50).padStart(6)} ms ${f(r.overhead.p99).padStart(6)} ms   p50 ≤ 20, p99 ≤ 50 ms  ${ok(r.overhead.p50, 20)}/${ok(r.overhead.p99, 50)}  (n=${r.overhead.n})`,
     `barge-in: speech onset → clear         ${f(r.bargeIn.p50).padStart(6)} ms ${f(r.bargeIn.p99).padStart(6)} ms   ≤ 250 ms               ${ok(r.bargeIn.p99, 250)}  (n=${r.bargeIn.n}; includes the 250 ms minimum speech)`,
     '',
-    'calls  pacing jitter p50/p99   late frames      first frame p50/p99   server CPU/call   event loop p99',
+    'calls  server pacing p50/p99  late   caller-side jitter p50/p99  late frames     first frame p50/p99   CPU/call  server loop p99  caller loop p99',
   ];
+  const n = (x: number | null) => (x === null ? '—' : f(x));
   for (const l of r.levels) {
     lines.push(
-      `${String(l.calls).padStart(5)}   ${f(l.jitterP50).padStart(5)} / ${f(l.jitterP99).padStart(5)} ms   ${String(l.missed).padStart(4)} of ${String(l.frames).padStart(6)}   ${f(l.firstFrameP50).padStart(6)} / ${f(l.firstFrameP99).padStart(6)} ms     ${f(l.cpuPerCallPct).padStart(5)} %        ${l.eventLoopP99Ms === null ? '—' : f(l.eventLoopP99Ms) + ' ms'}`,
+      `${String(l.calls).padStart(5)}   ${n(l.serverLatenessP50).padStart(5)} / ${n(l.serverLatenessP99).padStart(5)} ms  ${String(l.serverLateFrames ?? '—').padStart(4)}   ${f(l.jitterP50).padStart(5)} / ${f(l.jitterP99).padStart(5)} ms          ${String(l.missed).padStart(4)} of ${String(l.frames).padStart(6)}   ${f(l.firstFrameP50).padStart(6)} / ${f(l.firstFrameP99).padStart(6)} ms   ${f(l.cpuPerCallPct).padStart(5)} %   ${l.eventLoopP99Ms === null ? '—' : f(l.eventLoopP99Ms) + ' ms'}         ${f(l.callerLoopP99Ms)} ms`,
     );
   }
-  lines.push('', 'targets at 50 calls on 2 cores: pacing jitter p99 ≤ 20 ms, no late frame');
+  lines.push(
+    '',
+    'targets at 50 calls on 2 cores: pacing jitter p99 ≤ 20 ms, no late frame.',
+    'Server pacing = how late each frame left the server against its ideal time; late = frames sent after Twilio would',
+    'have run dry. Caller-side numbers also include the simulated callers\' own scheduling (all callers share this',
+    'process and the same 2 cores); CPU/call counts the server and its plugin worker processes.',
+  );
   return lines.join('\n');
 }

@@ -187,13 +187,22 @@ export async function runPluginBenchCli(args: string[]): Promise<PluginBench[]> 
   const pluginsDirs: string[] = [];
   const sets: string[] = [];
   let modelDir = process.env.PARLEY_MODELS_DIR || join(ROOT, 'models');
+  let tiny = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--plugins') pluginsDirs.push(args[++i]!);
     else if (args[i] === '--models') modelDir = args[++i]!;
     else if (args[i] === '--set') sets.push(args[++i]!);
-    else throw new Error(`unknown option ${args[i]} (--plugins DIR, --models DIR, --set plugin.setting=value)`);
+    else if (args[i] === '--tiny') tiny = true;
+    else throw new Error(`unknown option ${args[i]} (--plugins DIR, --models DIR, --set plugin.setting=value, --tiny)`);
   }
-  const results = await benchPlugins({ pluginsDirs: pluginsDirs.length ? pluginsDirs : [join(ROOT, 'plugins')], modelDir, settings: parseSets(sets), onProgress: (l) => console.log(l) });
+  const settings = parseSets(sets);
+  if (tiny) {
+    // The tiny stand-in models the tests use (same files, names and tensor interfaces as the real ones): what
+    // this measures is the plugins' own overhead on this machine, not the real models' speed.
+    const { tinyModels } = await import('./tiny-models.ts');
+    for (const [plugin, values] of Object.entries(await tinyModels())) settings[plugin] = { ...values, ...settings[plugin] };
+  }
+  const results = await benchPlugins({ pluginsDirs: pluginsDirs.length ? pluginsDirs : [join(ROOT, 'plugins')], modelDir, settings, onProgress: (l) => console.log(l) });
   console.table(results.map((r) => ({ plugin: r.plugin, status: r.status, reason: r.reason, loadMs: r.loadMs, memoryMb: r.memoryMb, ...(r.stt ? { sttWorstRtf: r.stt.worstRtf } : {}), ...(r.llm ? { firstTokenMs: r.llm.firstTokenMs, cachedFirstTokenMs: r.llm.cachedFirstTokenMs, tokensPerSecond: r.llm.tokensPerSecond } : {}), ...(r.tts ? { firstAudioMs: r.tts.firstAudioMs, ttsRtf: r.tts.rtf } : {}) })));
   return results;
 }

@@ -1,10 +1,16 @@
 /**
- * `npm run headless -- [options]`: the core without Electron. Prints `listening on http://HOST:PORT`.
+ * `npm run headless -- [options]`: the core without Electron. Prints `listening on http://HOST:PORT`, then
+ * `GUI: http://127.0.0.1:PORT/#token=…` — the desktop app's GUI in a browser (main/web/gui-server.ts).
  * Run with --help for every option (they mirror the environment variables in .env.example).
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createCore } from './core/app.ts';
-import { helpText, loadConfig, parseArgs } from './core/config.ts';
+import { APP_ROOT, helpText, loadConfig, parseArgs } from './core/config.ts';
 import { errorMessage, isParleyError } from './core/errors.ts';
+import { attachWebGui, newGuiToken } from './web/gui-server.ts';
+import { headlessHost } from './web/headless-host.ts';
+import { rendererBuilt } from './web/static-files.ts';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -14,8 +20,19 @@ async function main(): Promise<void> {
   }
   const config = loadConfig({ argv });
   const core = createCore(config);
+  // The GUI link carries the control token when one is configured, else a fresh random one for this run.
+  const randomToken = newGuiToken();
+  const version = (JSON.parse(readFileSync(resolve(APP_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const gui = attachWebGui(core, { token: () => config.controlToken || randomToken, host: headlessHost(version) });
   const addr = await core.start();
   process.stdout.write(`listening on ${addr.url}\n`);
+  process.stdout.write(`GUI: ${gui.url()}\n`);
+  if (!rendererBuilt()) process.stdout.write('  (the GUI is not built yet: run `npm run build`, or use `npm start`, which builds it)\n');
+  // The control API's bearer token (PARLEY_CONTROL_TOKEN, or generated into the data folder on first run).
+  process.stdout.write(`control API: curl -H "Authorization: Bearer ${config.controlToken}" ${addr.url}/status   (docs/api.md)\n`);
+  const showPublic = (u: string | null | undefined) => u && process.stdout.write(`public URL (Twilio): ${u}  → voice webhook ${u}/voice/incoming\n`);
+  if (core.publicUrl()) showPublic(core.publicUrl());
+  else core.events.on('server.status', (e) => e.component === 'tunnel' && e.ok && showPublic(e.url));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -23,6 +40,7 @@ async function main(): Promise<void> {
     core.log.info(`${signal}: ending calls and stopping`);
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    gui.close();
     await core.stop();
     process.exit(0);
   };

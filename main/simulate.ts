@@ -1,12 +1,15 @@
 /**
- * `npm run simulate -- --url ws://HOST:PORT/media --wav FILE... [--out agent.wav] [--token T]`
+ * `npm run simulate -- --url ws://HOST:PORT/media --wav FILE... [--out agent.wav] [--token T] [--auth-token T] [--public-url U]`
  *
  * A caller that speaks the exact Twilio protocol: it waits for the agent's greeting, says each WAV in turn
  * (waiting for the agent's answer after each), hangs up, writes what the agent said to a WAV, and prints the
  * transcript (from the core's /events stream) and the per-turn latency as the caller experienced it.
  */
 import { writeFileSync } from 'node:fs';
+import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { encodeWav } from './core/audio/wav.ts';
+import { readControlToken } from './core/control-token.ts';
+import { mediaStreamUrl } from './core/twilio/twiml.ts';
 import { errorMessage } from './core/errors.ts';
 import { TwilioCaller } from './sim/twilio-caller.ts';
 
@@ -15,13 +18,16 @@ interface Args {
   wavs: string[];
   out: string;
   token: string;
+  /** Sign the upgrade like Twilio does (the server checks signatures when it has an auth token). */
+  authToken: string;
+  publicUrl: string;
   greetingWaitMs: number;
   answerTimeoutMs: number;
   bargeIn: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { url: '', wavs: [], out: 'agent.wav', token: process.env.PARLEY_CONTROL_TOKEN ?? '', greetingWaitMs: 8_000, answerTimeoutMs: 30_000, bargeIn: false };
+  const a: Args = { url: '', wavs: [], out: 'agent.wav', token: process.env.PARLEY_CONTROL_TOKEN || (readControlToken(process.env.PARLEY_DATA_DIR || 'data') ?? ''), authToken: process.env.TWILIO_AUTH_TOKEN ?? '', publicUrl: process.env.PUBLIC_URL ?? '', greetingWaitMs: 8_000, answerTimeoutMs: 30_000, bargeIn: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -35,12 +41,17 @@ function parse(argv: string[]): Args {
       while (argv[i + 1] && !argv[i + 1]!.startsWith('--')) a.wavs.push(argv[++i]!);
     } else if (flag === '--out') a.out = value();
     else if (flag === '--token') a.token = value();
+    else if (flag === '--auth-token') a.authToken = value();
+    else if (flag === '--public-url') a.publicUrl = value();
     else if (flag === '--greeting-wait-ms') a.greetingWaitMs = Number(value());
     else if (flag === '--answer-timeout-ms') a.answerTimeoutMs = Number(value());
     else if (flag === '--barge-in') a.bargeIn = true;
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
         'Usage: npm run simulate -- --url ws://HOST:PORT/media --wav FILE... [--out agent.wav] [--token CONTROL_TOKEN]\n' +
+          '  --token T              the control token for the transcript (default PARLEY_CONTROL_TOKEN, or data/control-token)\n' +
+          '  --auth-token T         sign the stream like Twilio (default TWILIO_AUTH_TOKEN); needed when the server checks signatures\n' +
+          '  --public-url U         the public URL the signature is made for (default PUBLIC_URL; else the --url itself)\n' +
           '  --barge-in             speak each WAV 1 s into the agent\'s answer instead of after it\n' +
           '  --greeting-wait-ms N   how long to wait for a greeting (default 8000)\n' +
           '  --answer-timeout-ms N  how long to wait for each answer (default 30000)\n',
@@ -96,7 +107,10 @@ function followEvents(wsUrl: string, token: string, callSid: string, lines: stri
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
-  const caller = await TwilioCaller.connect({ url: args.url, headers: args.token ? {} : {} });
+  // Twilio signs the wss:// URL it connects to: the public one when there is one.
+  const signedFor = args.publicUrl ? mediaStreamUrl(args.publicUrl) : args.url;
+  const headers: Record<string, string> = args.authToken ? { 'x-twilio-signature': getExpectedTwilioSignature(args.authToken, signedFor, {}) } : {};
+  const caller = await TwilioCaller.connect({ url: args.url, headers });
   const transcript: string[] = [];
   const events = followEvents(args.url, args.token, caller.callSid, transcript);
   const latencies: { turn: number; ms: number | null }[] = [];

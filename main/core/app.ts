@@ -4,13 +4,16 @@
  * the call controls. Plain Node: runs headless and inside Electron alike. Nothing here is global: two cores in
  * one process (the tests do that) share nothing.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PacingStats } from './conversation/pacing-stats.ts';
 import { createEnergyVad } from './audio/vad/energy.ts';
 import { createSileroVad } from './audio/vad/silero.ts';
 import type { VadEngine } from './audio/vad/types.ts';
 import { activePlugins, validatePatch, type Config } from './config.ts';
-import { CallSession, type CallSessionOptions, type ConversationSettings } from './conversation/call-session.ts';
-import { ParleyError, errorMessage } from './errors.ts';
+import { CallSession, conversationSettings, type CallSessionOptions, type ConversationSettings } from './conversation/call-session.ts';
+import { ParleyError, errorMessage, isParleyError } from './errors.ts';
 import { CoreEvents, type CoreEvent, type AgentState, type CallDirection, type CallPlugins, type CallStatus } from './events.ts';
 import { consoleSink, createLogger, type Logger } from './log.ts';
 import type { PluginKind } from './plugins/api.ts';
@@ -24,16 +27,30 @@ import { buildCatalog } from './models/catalog.ts';
 import { ModelManager } from './models/manager.ts';
 import { CallStore } from './records/call-store.ts';
 import type { StartMessage } from './twilio/protocol.ts';
+import { ensureControlToken } from './control-token.ts';
+import { runDoctor, type DoctorReport } from './doctor.ts';
+import { StatusBoard, type CoreStatus } from './status.ts';
+import { callRoutes } from './server/call-routes.ts';
+import type { Backoff, NgrokConnect } from './tunnel/ngrok.ts';
+import { PublicEndpoint } from './tunnel/public-endpoint.ts';
+import { TwilioAccount } from './twilio/account.ts';
+import { CallTracker, type CallTimeouts } from './twilio/call-tracker.ts';
+import { signatureSetupWarning, twilioSignatureAuthorizer } from './twilio/signature.ts';
 
 export interface LiveCall {
   callSid: string;
-  streamSid: string;
+  /** null while the call has no media stream yet (queued, ringing, answered a moment ago). */
+  streamSid: string | null;
   direction: CallDirection;
   from: string | null;
   to: string | null;
   startedAt: number;
-  state: AgentState;
-  plugins: CallPlugins;
+  /** null until the media stream connects. */
+  state: AgentState | null;
+  /** null until the media stream connects. */
+  plugins: CallPlugins | null;
+  /** The call's status as Twilio last reported it (`in-progress` while the stream runs). */
+  status: CallStatus;
 }
 
 export interface CoreOptions {
@@ -47,6 +64,16 @@ export interface CoreOptions {
   watchPlugins?: boolean;
   /** Keep call records in <dataDir> (default true). */
   records?: boolean;
+  /** Twilio REST API origin (tests point it at a local fake). Default https://api.twilio.com. */
+  twilioApiUrl?: string;
+  /** ngrok's connect (tests inject a fake: ngrok's servers are not reachable from tests). */
+  ngrokConnect?: NgrokConnect;
+  /** Tunnel reconnect backoff (tests make it short). */
+  tunnelBackoff?: Partial<Backoff>;
+  /** How long calls may go without news before Parley gives up on them (tests make them short). */
+  callTimeouts?: Partial<CallTimeouts>;
+  /** HTTP client for the doctor's probe of the public URL (tests reroute it). Default: global fetch. */
+  fetch?: typeof fetch;
 }
 
 export interface Core {
@@ -71,29 +98,30 @@ export interface Core {
    * components that depend on others (Twilio client, tunnel) listen for `config.changed`.
    */
   applySettings(patch: Record<string, unknown>): Partial<Config>;
+  /** Place an outbound call that connects to the agent: E.164 checked, rate-limited, through Twilio's REST API. */
+  dial(input: { to: string; from?: string }): Promise<{ callSid: string }>;
+  /** Complete a call through Twilio's REST API and end its session. */
+  hangup(callSid: string): Promise<void>;
+  /** Is Parley ready for calls: server, tunnel / public URL, Twilio. Every change is also a `server.status` event. */
+  status(): CoreStatus;
+  /** The setup doctor: each failed check says what to do. */
+  doctor(): Promise<DoctorReport>;
+  /** The public base URL Twilio reaches this app at ('' until there is one): PUBLIC_URL, else the tunnel's. */
+  publicUrl(): string;
 }
 
 export function createCore(config: Config, options: CoreOptions = {}): Core {
   const log = options.log ?? createLogger({ level: config.logLevel, sinks: [consoleSink(config.logFormat)] });
   const events = options.events ?? new CoreEvents((err, event) => log.error('event listener failed', { event: event.type, error: errorMessage(err) }));
   const sessions = new Map<string, CallSession>();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const pacing = new PacingStats();
   let vad: VadEngine | null = null;
   let url: string | null = null;
   let started = false;
-
-  const conversation: ConversationSettings = {
-    greeting: config.greeting,
-    systemPrompt: config.systemPrompt,
-    maxHistory: config.maxHistory,
-    silenceMs: config.silenceMs,
-    minSpeechMs: config.minSpeechMs,
-    bargeInMinMs: config.bargeInMinMs,
-    maxTurnMs: config.maxTurnMs,
-    speculativeMs: config.speculativeMs,
-    pluginTimeoutMs: config.pluginTimeoutMs,
-    leadMs: config.leadMs,
-    apology: config.apology,
-  };
+  /** Tells this running app from any other: the doctor checks the public URL reaches *this* /health. */
+  const instance = randomBytes(8).toString('hex');
+  const board = new StatusBoard((e) => events.emit(e));
 
   const plugins = new PluginRegistry({
     builtinDir: config.pluginsDir || null,
@@ -115,10 +143,35 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   });
   let records: CallStore | null = null;
 
+  const signatures = twilioSignatureAuthorizer({
+    authToken: () => config.twilioAuthToken,
+    enabled: () => config.validateSignatures,
+    publicUrls: () => endpoint.urls(),
+    log: log.child({ component: 'signatures' }),
+  });
   const authorize: Authorizer = async (access, req, u, body) => {
     if (access === 'control') checkControlToken(config.controlToken, req, u);
+    signatures(access, req, u, body);
     await options.authorize?.(access, req, u, body);
   };
+  const tracker: CallTracker = new CallTracker({
+    emit: (e) => events.emit(e),
+    log: log.child({ component: 'calls' }),
+    lookup: (sid): Promise<CallStatus | null> => account.lookup(sid),
+    hangup: async (sid) => void (await account.rest().completeCall(sid)),
+    onFinal: (sid, status) => sessions.get(sid)?.end(`status ${status}`),
+    publicUrl: () => endpoint.url(),
+    ...(options.callTimeouts ? { timeouts: options.callTimeouts } : {}),
+  });
+  const account: TwilioAccount = new TwilioAccount({
+    config,
+    log,
+    tracker,
+    publicUrl: () => endpoint.url(),
+    publicProblem: () => endpoint.problem(),
+    onStatus: (s) => board.set('twilio', s),
+    ...(options.twilioApiUrl ? { apiBaseUrl: options.twilioApiUrl } : {}),
+  });
 
   const http = new HttpServer({ log, authorize });
 
@@ -153,13 +206,18 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       log: log.child({ callSid: s.callSid, streamSid: s.streamSid }),
       vad: vad.createStream(),
       leases,
-      settings: { ...conversation },
+      settings: conversationSettings(config),
+      pacing,
     });
     sessions.set(s.callSid, session);
+    tracker.streamStarted({ callSid: s.callSid, direction: session.direction, from: session.from, to: session.to });
     const end = session.end.bind(session);
     session.end = (reason: string) => {
       end(reason);
-      if (sessions.get(s.callSid) === session) sessions.delete(s.callSid);
+      if (sessions.get(s.callSid) === session) {
+        sessions.delete(s.callSid);
+        tracker.streamEnded(s.callSid);
+      }
     };
     session.start();
     return session;
@@ -178,8 +236,8 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     session.interrupt('manual');
   };
 
-  const calls = (): LiveCall[] =>
-    [...sessions.values()].map((s) => ({
+  const calls = (): LiveCall[] => {
+    const live: LiveCall[] = [...sessions.values()].map((s) => ({
       callSid: s.callSid,
       streamSid: s.streamSid,
       direction: s.direction,
@@ -188,20 +246,78 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       startedAt: s.startedAt,
       state: s.state,
       plugins: s.plugins,
+      status: tracker.get(s.callSid)?.status ?? 'in-progress',
     }));
+    // Calls without a stream yet (ringing, just answered). One whose stream ended is over for the user.
+    for (const c of tracker.list()) {
+      if (sessions.has(c.callSid) || c.stream !== 'none') continue;
+      live.push({ callSid: c.callSid, streamSid: null, direction: c.direction ?? 'inbound', from: c.from, to: c.to, startedAt: c.createdAt, state: null, plugins: null, status: c.status });
+    }
+    return live;
+  };
+
+  const hangup = async (callSid: string): Promise<void> => {
+    const session = sessions.get(callSid);
+    if (account.configured()) {
+      try {
+        await account.hangup(callSid);
+      } catch (err) {
+        // A simulated call (no Twilio behind it) still hangs up here.
+        if (!(session && isParleyError(err, 'CALL_NOT_FOUND'))) throw err;
+      }
+    } else if (!session) {
+      if (tracker.get(callSid)) throw new ParleyError('NOT_CONFIGURED', `Can't hang up through Twilio: set ${account.missing()} in Settings.`);
+      throw new ParleyError('CALL_NOT_FOUND', `no live call ${callSid}. GET /calls lists the live calls.`);
+    }
+    if (session) {
+      session.end('hung up');
+      media.closeCall(callSid);
+    }
+  };
 
   const routeDeps = {
-    publicUrl: () => config.publicUrl,
+    publicUrl: () => endpoint.url(),
+    // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
     statusCallback: (st: { callSid: string; status: CallStatus; direction?: CallDirection; from?: string | null; to?: string | null; durationSec?: number; errorCode?: string }) => {
-      events.emit({ type: 'call.status', ...st, at: Date.now() });
-      if (['completed', 'busy', 'no-answer', 'failed', 'canceled'].includes(st.status)) sessions.get(st.callSid)?.end(`status ${st.status}`);
+      tracker.update(st);
     },
     interrupt,
     subscribe: (listener: (event: CoreEvent) => void) => events.onAny((e) => e.type !== 'call.audio' && listener(e)),
-    health: () => ({ ok: true, calls: sessions.size, uptimeSec: Math.round(process.uptime()), version: process.env.npm_package_version ?? null }),
+    health: () => ({
+      ok: true,
+      instance,
+      calls: sessions.size,
+      uptimeSec: Math.round(process.uptime()),
+      version: process.env.npm_package_version ?? null,
+      // How late the media server's timers run (99th percentile since start): the pacing budget's health.
+      eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      pacing: pacing.snapshot(),
+    }),
     liveCalls: calls,
   };
-  http.route(...voiceRoutes(routeDeps), ...controlRoutes(routeDeps), ...pluginRoutes(plugins), ...modelRoutes(models), ...recordRoutes(() => records));
+  const twilioRoutes = voiceRoutes(routeDeps);
+  // Where Twilio reaches us: PUBLIC_URL or the ngrok tunnel (which only ever sees the Twilio routes).
+  const endpoint = new PublicEndpoint({
+    config,
+    log,
+    authorize,
+    twilioRoutes,
+    media: media.handler('/media'),
+    health: () => ({ ok: true, instance }),
+    onStatus: (s) => board.set('tunnel', s),
+    onUrlChange: (u) => void account.pointNumber(u),
+    ...(options.ngrokConnect ? { connect: options.ngrokConnect } : {}),
+    ...(options.tunnelBackoff ? { backoff: options.tunnelBackoff } : {}),
+  });
+  const doctor = (): Promise<DoctorReport> => runDoctor({ config, plugins, models, account, endpoint, listeningUrl: () => url, instance, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const callDeps = { dial: (input: { to: string; from?: string }) => account.dial(input), hangup, status: () => board.get(), doctor };
+  http.route(...twilioRoutes, ...controlRoutes(routeDeps), ...callRoutes(callDeps), ...pluginRoutes(plugins), ...modelRoutes(models), ...recordRoutes(() => records));
+  events.on('config.changed', (e) => {
+    if (!started) return;
+    void endpoint.reconfigure(e.keys);
+    if (e.keys.some((k) => k.startsWith('twilio') || k === 'validateSignatures')) void account.check();
+    if (e.keys.some((k) => k.startsWith('twilio') || k === 'updateTwilioNumber')) void account.pointNumber(endpoint.url());
+  });
   // A model that finishes downloading may be what a failed plugin was missing: let it try again.
   events.on('model.progress', (e) => {
     if (e.state === 'done') void plugins.retryFailed();
@@ -223,7 +339,11 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     async start() {
       if (started) throw new ParleyError('INTERNAL', 'core already started');
       started = true;
+      loopDelay.enable();
       for (const dir of [config.dataDir, config.userPluginsDir]) if (dir) mkdirSync(dir, { recursive: true });
+      config.controlToken = ensureControlToken(config.controlToken, config.dataDir, log).token;
+      const unsafe = signatureSetupWarning(config);
+      if (unsafe) log.warn(unsafe);
       if (config.vad === 'silero') {
         try {
           vad = await createSileroVad();
@@ -243,28 +363,40 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await plugins.start();
       const addr = await http.listen(config.port, config.host);
       url = addr.url;
+      board.set('server', { ok: true, detail: `listening on ${addr.url}`, url: addr.url });
+      await endpoint.start();
+      void account.check();
       log.info(`listening on ${addr.url}`, { vad: vad.name, stt: plugins.activeName('stt'), llm: plugins.activeName('llm'), tts: plugins.activeName('tts') });
       return addr;
     },
     async stop() {
       for (const s of sessions.values()) s.end('server stopping');
+      tracker.stop();
+      await endpoint.stop();
       await media.close();
       await http.close();
+      board.set('server', { ok: false, detail: 'stopped', url: null });
       await plugins.stop();
       await vad?.dispose();
       vad = null;
       await records?.close();
       records = null;
+      loopDelay.disable();
     },
     interrupt,
     calls,
-    conversationSettings: () => ({ ...conversation }),
+    dial: callDeps.dial,
+    hangup,
+    status: () => board.get(),
+    doctor,
+    publicUrl: () => endpoint.url(),
+    conversationSettings: () => conversationSettings(config),
     applySettings(patch) {
       const valid = validatePatch(patch);
       const { pluginSettings, ...rest } = valid;
       Object.assign(config, rest);
-      for (const key of Object.keys(rest)) if (key in conversation) (conversation as unknown as Record<string, unknown>)[key] = (rest as Record<string, unknown>)[key];
-      if (conversation.speculativeMs > conversation.silenceMs) conversation.speculativeMs = conversation.silenceMs;
+      // Clearing the control token must not lock the API: fall back to the stored (or a new) one.
+      if ('controlToken' in rest && !config.controlToken && started) config.controlToken = ensureControlToken('', config.dataDir, log).token;
       if (pluginSettings) {
         for (const [name, values] of Object.entries(pluginSettings)) {
           config.pluginSettings[name] = { ...values };

@@ -54,6 +54,8 @@ export interface Config {
   twilioAuthToken: string;
   twilioPhoneNumber: string;
   ngrokAuthtoken: string;
+  ngrokDomain: string;
+  updateTwilioNumber: boolean;
   validateSignatures: boolean;
   controlToken: string;
   dialRatePerMinute: number;
@@ -94,6 +96,8 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   twilioAuthToken: '',
   twilioPhoneNumber: '',
   ngrokAuthtoken: '',
+  ngrokDomain: '',
+  updateTwilioNumber: false,
   validateSignatures: true,
   controlToken: '',
   dialRatePerMinute: 5,
@@ -130,6 +134,8 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'twilioAuthToken', env: 'TWILIO_AUTH_TOKEN', type: 'string', secret: true, help: 'Twilio Auth Token (also used to validate webhook signatures)' },
   { key: 'twilioPhoneNumber', env: 'TWILIO_PHONE_NUMBER', type: 'string', help: 'Your Twilio number in E.164 (+15551234567): caller ID for outbound calls' },
   { key: 'ngrokAuthtoken', env: 'NGROK_AUTHTOKEN', type: 'string', secret: true, help: 'ngrok authtoken: start a public tunnel at start-up' },
+  { key: 'ngrokDomain', env: 'NGROK_DOMAIN', flag: 'ngrok-domain', type: 'string', help: 'Your reserved ngrok domain (e.g. you.ngrok-free.app): the tunnel URL stays the same across restarts (empty = a random one)' },
+  { key: 'updateTwilioNumber', env: 'PARLEY_UPDATE_TWILIO_NUMBER', flag: 'update-twilio-number', type: 'bool', help: "Point your Twilio number's voice URL and status callback at this app's public URL when it starts or changes (edits your Twilio number; off unless you turn it on)" },
   { key: 'validateSignatures', env: 'PARLEY_VALIDATE_SIGNATURES', flag: 'validate-signatures', type: 'bool', help: 'Check X-Twilio-Signature on webhooks and the media socket (turning it off logs a loud warning)' },
   { key: 'controlToken', env: 'PARLEY_CONTROL_TOKEN', type: 'string', secret: true, help: 'Bearer token for the local control API (generated on first run when empty)' },
   { key: 'dialRatePerMinute', env: 'PARLEY_DIAL_RATE', flag: 'dial-rate', type: 'int', min: 1, max: 1_000, help: 'Outbound calls allowed per minute' },
@@ -286,7 +292,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   Object.assign(config, sources.overrides ?? {});
   config.pluginSettings = { ...pluginSettings, ...(sources.overrides?.pluginSettings ?? {}) };
   if (!config.userPluginsDir) config.userPluginsDir = resolve(config.dataDir as string, 'plugins');
-  if ((config.speculativeMs as number) > (config.silenceMs as number)) config.speculativeMs = config.silenceMs;
   return config as unknown as Config;
 }
 

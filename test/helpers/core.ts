@@ -19,6 +19,10 @@ export interface TestCore {
   logs: LogRecord[];
   events: CoreEvent[];
   dataDir: string;
+  /** The control API's bearer token (generated into the data folder at start). */
+  token: string;
+  /** `{ authorization: 'Bearer <token>' }` for control routes. */
+  auth: { authorization: string };
   stop(): Promise<void>;
 }
 
@@ -46,6 +50,8 @@ export async function startTestCore(overrides: Partial<Config> = {}, options: Co
     logs: sink.records,
     events,
     dataDir,
+    token: core.config.controlToken,
+    auth: { authorization: `Bearer ${core.config.controlToken}` },
     async stop() {
       await core.stop();
       rmSync(dataDir, { recursive: true, force: true });

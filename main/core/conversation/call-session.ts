@@ -8,6 +8,7 @@
 import { decodeFloat } from '../audio/mulaw.ts';
 import { Resampler } from '../audio/resample.ts';
 import type { VadStream } from '../audio/vad/types.ts';
+import type { Config } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import type { AgentState, CallDirection, CallPlugins, CoreEvents, TurnMetrics } from '../events.ts';
 import type { Logger } from '../log.ts';
@@ -15,24 +16,33 @@ import type { ChatMessage } from '../plugins/api.ts';
 import type { Lease } from '../plugins/registry.ts';
 import { clearMessage, markMessage, mediaMessage } from '../twilio/protocol.ts';
 import { guardPromise, isCancellation } from './guard.ts';
+import type { PacingStats } from './pacing-stats.ts';
 import { Playout } from './playout.ts';
 import { Speech, type SpeechResult } from './speech.ts';
 import { TurnDetector, type Utterance } from './turn-detector.ts';
 
-export interface ConversationSettings {
-  greeting: string;
-  systemPrompt: string;
-  /** Messages kept besides the system prompt. */
-  maxHistory: number;
-  silenceMs: number;
-  minSpeechMs: number;
-  bargeInMinMs: number;
-  maxTurnMs: number;
-  /** Silence after which transcription starts speculatively (≤ silenceMs). */
-  speculativeMs: number;
-  pluginTimeoutMs: number;
-  leadMs: number;
-  apology: string;
+/** The settings a call takes from the config when it starts (GUI edits apply to the next call). */
+export const CONVERSATION_KEYS = [
+  'greeting',
+  'systemPrompt',
+  'maxHistory',
+  'silenceMs',
+  'minSpeechMs',
+  'bargeInMinMs',
+  'maxTurnMs',
+  'speculativeMs',
+  'pluginTimeoutMs',
+  'leadMs',
+  'apology',
+] as const satisfies readonly (keyof Config)[];
+
+export type ConversationSettings = Pick<Config, (typeof CONVERSATION_KEYS)[number]>;
+
+export function conversationSettings(config: Config): ConversationSettings {
+  const out = Object.fromEntries(CONVERSATION_KEYS.map((k) => [k, config[k]])) as ConversationSettings;
+  // Speculative transcription can't start later than the end of the turn.
+  out.speculativeMs = Math.min(out.speculativeMs, out.silenceMs);
+  return out;
 }
 
 export interface CallSessionOptions {
@@ -51,6 +61,8 @@ export interface CallSessionOptions {
   vad: VadStream;
   leases: { stt: Lease<'stt'>; llm: Lease<'llm'>; tts: Lease<'tts'> };
   settings: ConversationSettings;
+  /** Shared outbound pacing statistics. */
+  pacing?: PacingStats;
   now?: () => number;
 }
 
@@ -106,6 +118,7 @@ export class CallSession {
     const s = options.settings;
     this.#playout = new Playout({
       leadMs: s.leadMs,
+      stats: options.pacing,
       now: this.#now,
       send: (m) => {
         if (m.kind === 'media') this.#send(mediaMessage(this.streamSid, m.frame));

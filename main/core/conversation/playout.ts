@@ -6,6 +6,7 @@
  * After `clear`, Twilio sends back the marks still pending — those were not heard, and are swallowed here.
  */
 import { FRAME_MS } from '../audio/frames.ts';
+import type { PacingStats } from './pacing-stats.ts';
 
 export interface PlayoutOptions {
   /** Send one Twilio text frame. */
@@ -15,6 +16,8 @@ export interface PlayoutOptions {
   now?: () => number;
   /** Every frame sent, with its position on the playback timeline (ms since the playout started). */
   onFrame?(frame: Uint8Array, playbackMs: number): void;
+  /** Shared pacing statistics (lateness of every frame, gaps). */
+  stats?: PacingStats;
 }
 
 export type PlayoutMessage = { kind: 'media'; frame: Uint8Array } | { kind: 'mark'; name: string } | { kind: 'clear' };
@@ -26,6 +29,7 @@ export class Playout {
   readonly #leadMs: number;
   readonly #now: () => number;
   readonly #onFrame: PlayoutOptions['onFrame'];
+  readonly #stats: PacingStats | undefined;
   readonly #created: number;
   #queue: Item[] = [];
   #head = 0;
@@ -39,12 +43,15 @@ export class Playout {
   readonly #cancelled = new Set<string>();
   #closed = false;
   #framesSent = 0;
+  /** The pump was woken by its own timer with frames waiting (not by new audio arriving). */
+  #timerWasDue = false;
 
   constructor(options: PlayoutOptions) {
     this.#send = options.send;
     this.#leadMs = options.leadMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
     this.#onFrame = options.onFrame;
+    this.#stats = options.stats;
     this.#created = this.#now();
   }
 
@@ -119,11 +126,17 @@ export class Playout {
     const now = this.#now();
     let buffered = this.#bufferedMs(now);
     if (buffered <= 0) {
-      // Twilio ran dry (or never started): a new run of audio starts now.
+      // Twilio ran dry (or never started): a new run of audio starts now. If audio was already waiting here
+      // (a late timer), that was a gap of our making; if not, the TTS could not keep up.
+      if (this.#runSentMs > 0 && this.#stats) {
+        if (this.#timerWasDue) this.#stats.late++;
+        else this.#stats.starved++;
+      }
       this.#runStart = now;
       this.#runSentMs = 0;
       buffered = 0;
     }
+    this.#timerWasDue = false;
     while (this.#head < this.#queue.length) {
       const item = this.#queue[this.#head]!;
       if (item.kind === 'mark') {
@@ -134,6 +147,8 @@ export class Playout {
       }
       if (buffered >= this.#leadMs) break;
       this.#head++;
+      // Ideal send time of this frame: when Twilio's buffer fell to the lead (or the run's start).
+      this.#stats?.record(now - Math.max(this.#runStart, this.#runStart + this.#runSentMs - this.#leadMs));
       const playbackMs = this.#runStart - this.#created + this.#runSentMs;
       this.#send({ kind: 'media', frame: item.frame });
       this.#framesSent++;
@@ -154,6 +169,7 @@ export class Playout {
     const wait = Math.max(1, Math.ceil(buffered - this.#leadMs + 0.5));
     this.#timer = setTimeout(() => {
       this.#timer = null;
+      this.#timerWasDue = true;
       this.#pump();
     }, wait);
   }

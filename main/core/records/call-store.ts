@@ -63,6 +63,8 @@ export class CallStore {
   /** Deleted while events may still come (late status callbacks): those events are ignored. */
   readonly #deleted = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** Recordings being finalised (header not rewritten yet): not handed out until done. */
+  readonly #closing = new Set<string>();
   readonly #detach: (() => void)[] = [];
   #failedWrites = 0;
   #failedAtLastLog = 0;
@@ -174,7 +176,7 @@ export class CallStore {
 
   /** The recording's absolute path when it exists on disk (and is complete: not while the call records). */
   recordingFile(sid: string): string | null {
-    if (this.#recorders.has(sid)) return null;
+    if (this.#recorders.has(sid) || this.#closing.has(sid)) return null;
     const row = this.#db.prepare('SELECT recording_path FROM calls WHERE sid = ?').get(sid) as { recording_path: string | null } | undefined;
     if (!row?.recording_path) return null;
     const file = recordingAbsolutePath(this.dataDir, this.recordingsDir, row.recording_path);
@@ -280,17 +282,17 @@ export class CallStore {
     const entry = this.#recorders.get(sid);
     if (!entry) return;
     this.#recorders.delete(sid);
-    this.#track(
-      entry.recorder.close().then((result) => {
-        if (this.#deleted.has(sid)) return;
-        try {
-          this.#writer.setRecording(sid, entry.path, result.dataBytes, result.durationMs);
-        } catch (err) {
-          this.#failedWrites++;
-          this.#log.error('records: could not store the recording size', { callSid: sid, error: errorMessage(err) });
-        }
-      }),
-    );
+    this.#closing.add(sid);
+    const done = entry.recorder.close().then((result) => {
+      if (this.#deleted.has(sid)) return;
+      try {
+        this.#writer.setRecording(sid, entry.path, result.dataBytes, result.durationMs);
+      } catch (err) {
+        this.#failedWrites++;
+        this.#log.error('records: could not store the recording size', { callSid: sid, error: errorMessage(err) });
+      }
+    });
+    this.#track(done.finally(() => this.#closing.delete(sid)));
   }
 
   #track(promise: Promise<unknown>): void {

@@ -1,6 +1,7 @@
 /**
- * Who may call what. Control routes need the bearer token (when one is configured); Twilio routes are
- * open until signature validation is configured (see the Twilio issue); public routes are open.
+ * Who may call what. Control routes always need the bearer token (generated on first run: control-token.ts);
+ * Twilio routes need a valid X-Twilio-Signature when an auth token is configured (twilio/signature.ts);
+ * public routes are open.
  */
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -23,7 +24,8 @@ export function tokensEqual(a: string, b: string): boolean {
 }
 
 export function checkControlToken(expected: string, req: IncomingMessage, url?: URL): void {
-  if (!expected) return;
+  // No token yet means the core has not started: nothing may pass, not everything.
+  if (!expected) throw new ParleyError('UNAUTHORIZED', 'the control API is locked until Parley has started and set up its control token');
   const given = bearerToken(req, url);
   if (!given) throw new ParleyError('UNAUTHORIZED', 'this route needs the control token: send "Authorization: Bearer <token>" (the token is shown in Settings and printed at start-up)');
   if (!tokensEqual(given, expected)) throw new ParleyError('UNAUTHORIZED', 'wrong control token: use the one shown in Settings / printed at start-up');

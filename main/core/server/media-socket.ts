@@ -34,6 +34,7 @@ export class MediaSocketServer {
   readonly #opts: MediaSocketOptions;
   readonly #log: Logger;
   readonly #sockets = new Set<WebSocket>();
+  readonly #byCall = new Map<string, WebSocket>();
 
   constructor(options: MediaSocketOptions) {
     this.#opts = options;
@@ -136,6 +137,7 @@ export class MediaSocketServer {
         }
         try {
           call = this.#opts.onStart(msg, send);
+          this.#byCall.set(callSid, ws);
         } catch (err) {
           refuse((err as { code?: string }).code ?? 'INTERNAL', `call refused: ${errorMessage(err)}`, 1011);
         }
@@ -177,9 +179,18 @@ export class MediaSocketServer {
     ws.on('error', (err) => log.warn('media socket error', { error: err.message }));
     ws.on('close', (code) => {
       this.#sockets.delete(ws);
+      if (callSid && this.#byCall.get(callSid) === ws) this.#byCall.delete(callSid);
       if (call) log.info('media socket closed without stop', { code });
       finish('socket closed');
     });
+  }
+
+  /** Close one call's stream (hung up from this side). Returns whether the call had one. */
+  closeCall(callSid: string, reason = 'hung up'): boolean {
+    const ws = this.#byCall.get(callSid);
+    if (!ws) return false;
+    ws.close(1000, reason);
+    return true;
   }
 
   /** Close every stream (shutdown). */

@@ -46,6 +46,10 @@ export function voiceRoutes(deps: RouteDeps): Route[] {
       access: 'twilio',
       handler: ({ req, res, body }) => {
         const f = form(body);
+        // The call's status as of this webhook (ringing inbound, in-progress when an outbound call is answered).
+        if (f.CallSid && STATUSES.includes(f.CallStatus as CallStatus)) {
+          deps.statusCallback({ callSid: f.CallSid, status: f.CallStatus as CallStatus, direction: direction(f.Direction), from: f.From ?? null, to: f.To ?? null });
+        }
         const base = deps.publicUrl() || requestBaseUrl(req);
         const twiml = streamTwiml({
           streamUrl: mediaStreamUrl(base),

@@ -156,14 +156,14 @@ describe('Twilio Media Streams protocol', () => {
     t.core.plugins.setSettings('test-tts', { msPerChar: 60 });
     const caller = await TwilioCaller.connect({ url: t.wsUrl });
     await caller.waitFor('agent-start', 5_000);
-    const res = await fetch(`${t.url}/calls/${caller.callSid}/interrupt`, { method: 'POST' });
+    const res = await fetch(`${t.url}/calls/${caller.callSid}/interrupt`, { method: 'POST', headers: t.auth });
     expect(res.status).toBe(200);
     await until(() => caller.clears.length === 1, 'clear', 1_000);
     await caller.waitForAgentSilence(200, 2_000);
-    const again = await fetch(`${t.url}/calls/${caller.callSid}/interrupt`, { method: 'POST' });
+    const again = await fetch(`${t.url}/calls/${caller.callSid}/interrupt`, { method: 'POST', headers: t.auth });
     expect(again.status).toBe(200);
     await until(() => caller.clears.length === 2, 'second clear');
-    const missing = await fetch(`${t.url}/calls/CAnope/interrupt`, { method: 'POST' });
+    const missing = await fetch(`${t.url}/calls/CAnope/interrupt`, { method: 'POST', headers: t.auth });
     expect(missing.status).toBe(404);
     expect((await missing.json()).error.code).toBe('CALL_NOT_FOUND');
     await caller.hangup();
@@ -179,7 +179,7 @@ describe('Twilio Media Streams protocol', () => {
     caller.dtmf('#');
     await until(() => ofType(t, 'call.dtmf', caller.callSid).length === 2, 'dtmf events');
     expect(ofType(t, 'call.dtmf', caller.callSid).map((e) => e.digit)).toEqual(['5', '#']);
-    const live = await (await fetch(`${t.url}/calls`)).json();
+    const live = await (await fetch(`${t.url}/calls`, { headers: t.auth })).json();
     expect(live.calls.map((c: { callSid: string }) => c.callSid)).toContain(caller.callSid);
     await caller.hangup();
     await until(() => !t.core.calls().some((c) => c.callSid === caller.callSid), 'call removed');

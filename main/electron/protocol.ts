@@ -1,0 +1,75 @@
+/**
+ * The `parley://app/` scheme the window loads from (instead of file://, which would give the page the whole
+ * disk's origin): the built renderer with the GUI's Content-Security-Policy, and call recordings for <audio>.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Protocol } from 'electron';
+import { contentSecurityPolicy, contentType, rendererFile, SECURITY_HEADERS } from '../web/static-files.ts';
+
+export const APP_SCHEME = 'parley';
+export const APP_ORIGIN = 'parley://app';
+export const APP_URL = `${APP_ORIGIN}/index.html`;
+
+/**
+ * Is this a URL of the app itself? (Node's URL gives non-special schemes the origin "null", so compare the
+ * scheme and host rather than `origin`.)
+ */
+export function isAppUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === `${APP_SCHEME}:` && u.host === 'app' && u.username === '' && u.password === '' && u.port === '';
+  } catch {
+    return false;
+  }
+}
+
+/** Privileges for registerSchemesAsPrivileged (before app ready): a standard, secure origin; media streaming. */
+export const APP_SCHEME_PRIVILEGES = { standard: true, secure: true, supportFetchAPI: true, stream: true } as const;
+
+export interface AppProtocolOptions {
+  rendererDir: string;
+  /** A finished recording's file for a call, or null. */
+  recordingFile(sid: string): string | null;
+}
+
+const text = (status: number, body: string) => new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS } });
+
+/** Answer one parley:// request (exported for tests). */
+export async function handleAppRequest(request: Request, options: AppProtocolOptions): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.protocol !== `${APP_SCHEME}:` || url.host !== 'app') return text(404, 'not found');
+  const rec = /^\/recordings\/([^/]+)\.wav$/.exec(url.pathname);
+  if (rec) {
+    let sid: string;
+    try {
+      sid = decodeURIComponent(rec[1]!);
+    } catch {
+      return text(400, 'bad recording name');
+    }
+    const file = options.recordingFile(sid);
+    if (!file) return text(404, `call ${sid} has no finished recording`);
+    const size = statSync(file).size;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.get('range') ?? '');
+    const headers = { 'content-type': 'audio/wav', 'accept-ranges': 'bytes', ...SECURITY_HEADERS };
+    if (range) {
+      const start = Number(range[1]);
+      const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      if (start >= size || start > end) return new Response(null, { status: 416, headers: { 'content-range': `bytes */${size}` } });
+      const body = Readable.toWeb(createReadStream(file, { start, end })) as ReadableStream;
+      return new Response(body, { status: 206, headers: { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) } });
+    }
+    return new Response(Readable.toWeb(createReadStream(file)) as ReadableStream, { status: 200, headers: { ...headers, 'content-length': String(size) } });
+  }
+  const file = rendererFile(url.pathname, options.rendererDir);
+  if (!file || !existsSync(file)) return text(404, url.pathname === '/index.html' ? 'The GUI is not built: run `npm run build`.' : 'not found');
+  return new Response(await readFile(file), {
+    status: 200,
+    headers: { 'content-type': contentType(file), 'content-security-policy': contentSecurityPolicy(), 'cache-control': 'no-store', ...SECURITY_HEADERS },
+  });
+}
+
+export function registerAppProtocol(protocol: Pick<Protocol, 'handle'>, options: AppProtocolOptions): void {
+  protocol.handle(APP_SCHEME, (request) => handleAppRequest(request, options));
+}

@@ -1,0 +1,69 @@
+/**
+ * The main window, locked down per Electron's security checklist: context isolation, sandbox, no Node in the
+ * page, a preload with a narrow API, no new windows, no navigation away from parley://app, no webviews, and
+ * every permission request (camera, microphone, notifications…) refused.
+ */
+import type { BrowserWindow as BrowserWindowType, BrowserWindowConstructorOptions, Session, Shell, WebContents } from 'electron';
+import { APP_URL, isAppUrl } from './protocol.ts';
+
+export function windowOptions(preload: string): BrowserWindowConstructorOptions {
+  return {
+    width: 1200,
+    height: 820,
+    minWidth: 760,
+    minHeight: 520,
+    show: false,
+    title: 'Parley',
+    backgroundColor: '#f6f7f9',
+    autoHideMenuBar: true,
+    webPreferences: {
+      preload,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      spellcheck: false,
+    },
+  };
+}
+
+/** Only https links leave the app, and only to the system browser (e.g. a docs link). */
+export function isExternalLink(url: string): boolean {
+  try {
+    return new URL(url).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** Deny new windows and navigation on any web contents (applied to every one the app creates). */
+export function lockDownContents(contents: WebContents, shell: Pick<Shell, 'openExternal'>): void {
+  contents.setWindowOpenHandler(({ url }) => {
+    if (isExternalLink(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  const stay = (event: { preventDefault(): void }, url: string) => {
+    if (!isAppUrl(url)) event.preventDefault();
+  };
+  contents.on('will-navigate', stay);
+  contents.on('will-redirect', stay);
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+}
+
+export function denyPermissions(session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler'>): void {
+  session.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.setPermissionCheckHandler(() => false);
+}
+
+export function createMainWindow(BrowserWindow: typeof BrowserWindowType, shell: Pick<Shell, 'openExternal'>, preload: string): BrowserWindowType {
+  const win = new BrowserWindow(windowOptions(preload));
+  lockDownContents(win.webContents, shell);
+  win.once('ready-to-show', () => win.show());
+  void win.loadURL(APP_URL);
+  return win;
+}

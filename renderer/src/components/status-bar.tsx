@@ -1,0 +1,104 @@
+/**
+ * The status bar: server, public tunnel, Twilio — each green or red with what to do when red — and "Check
+ * setup", which runs the core's doctor and lists every check with its fix.
+ */
+import { useState } from 'preact/hooks';
+import type { ComponentStatus, DoctorReport, StatusReport } from '../../../main/ipc/contract.ts';
+import { refreshStatus, status } from '../app-state.ts';
+import { bridge, call, messageOf } from '../bridge.ts';
+import { useStore } from '../store.ts';
+import { ActionButton, Dot, ErrorBox } from './ui.tsx';
+
+const urlOf = (c: ComponentStatus | undefined): string | null => (c && 'url' in c && typeof c.url === 'string' ? c.url : null);
+
+const NAMES: Record<keyof StatusReport, string> = { server: 'Server', tunnel: 'Tunnel', twilio: 'Twilio' };
+/** What to do, when the core's own detail does not say already. */
+const TODO: Record<keyof StatusReport, string> = {
+  server: 'Parley cannot take calls until its server runs: see the message, or restart Parley.',
+  tunnel: 'Twilio needs a public https address: add your ngrok authtoken in Settings, or set a Public URL.',
+  twilio: 'Add your Account SID, Auth token and phone number in Settings (from the Twilio console).',
+};
+
+export function StatusBar(props: { connection: string }) {
+  const s = useStore(status);
+  const [open, setOpen] = useState(false);
+  const [doctor, setDoctor] = useState<DoctorReport | null>(null);
+  const [doctorError, setDoctorError] = useState<string | null>(null);
+  const summary = (key: keyof StatusReport, c: ComponentStatus | undefined) => {
+    if (!c) return `${NAMES[key]}: checking`;
+    const url = urlOf(c);
+    if (key === 'tunnel' && c.ok && url) return url.replace(/^https?:\/\//, '');
+    return `${NAMES[key]}: ${c.ok ? 'ready' : 'not ready'}`;
+  };
+  return (
+    <footer class="status-bar">
+      {open ? (
+        <div class="status-panel" id="status-panel" role="region" aria-label="Setup status">
+          <ul>
+            {(Object.keys(NAMES) as (keyof StatusReport)[]).map((key) => {
+              const c = s?.[key];
+              return (
+                <li key={key} data-component={key}>
+                  <Dot ok={c ? c.ok : null} /> <strong>{NAMES[key]}</strong>: {c?.detail ?? 'checking…'}
+                  {urlOf(c) && !c!.detail.includes(urlOf(c)!) ? (
+                    <>
+                      {' '}
+                      <code>{urlOf(c)}</code>
+                    </>
+                  ) : null}
+                  {c && !c.ok ? <p class="small todo">{TODO[key]}</p> : null}
+                </li>
+              );
+            })}
+          </ul>
+          <div class="toolbar">
+            <ActionButton
+              kind="primary"
+              busyLabel="Checking…"
+              onAction={async () => {
+                setDoctorError(null);
+                try {
+                  setDoctor(await call('status.doctor'));
+                } catch (err) {
+                  setDoctor(null);
+                  setDoctorError(messageOf(err));
+                }
+                await refreshStatus();
+              }}
+            >
+              Check setup
+            </ActionButton>
+            <button type="button" class="btn plain" onClick={() => setOpen(false)}>
+              Close
+            </button>
+          </div>
+          <ErrorBox error={doctorError} />
+          {doctor ? (
+            <ol class="doctor" aria-label="Setup checks">
+              {doctor.checks.map((c) => (
+                <li key={c.id} class={c.ok === null ? 'skipped' : c.ok ? 'pass' : 'fail'}>
+                  <Dot ok={c.ok} /> <strong>{c.title}</strong> <span class="sr-only">{c.ok === null ? 'not checked' : c.ok ? 'passed' : 'failed'}</span>
+                  <p class="small">{c.detail}</p>
+                  {c.ok === false && c.fix ? <p class="small todo">Fix: {c.fix}</p> : null}
+                </li>
+              ))}
+            </ol>
+          ) : null}
+        </div>
+      ) : null}
+      <button type="button" class="status-toggle" aria-expanded={open} aria-controls="status-panel" onClick={() => setOpen(!open)}>
+        {(Object.keys(NAMES) as (keyof StatusReport)[]).map((key) => (
+          <span class="status-item" key={key} data-component={key} title={s?.[key]?.detail}>
+            <Dot ok={s?.[key] ? s[key].ok : null} /> {summary(key, s?.[key])}
+          </span>
+        ))}
+        <span class="status-more">{open ? 'Hide' : 'Details & check setup'}</span>
+      </button>
+      {bridge.mode === 'headless' ? (
+        <span class={`conn conn-${props.connection}`} role="status">
+          {props.connection === 'open' ? 'Connected' : props.connection === 'connecting' ? 'Connecting…' : props.connection === 'no-token' ? 'No access token' : 'Reconnecting…'}
+        </span>
+      ) : null}
+    </footer>
+  );
+}

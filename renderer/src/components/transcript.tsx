@@ -1,0 +1,60 @@
+/**
+ * A call's conversation, turn by turn. The agent's words are shown as the caller experienced them: what was
+ * played (Twilio-acknowledged) in normal type; what was generated but never heard — the rest of a reply the
+ * caller interrupted — struck through and faded, cut exactly where the caller stopped hearing it.
+ */
+import type { AgentLine, TurnView } from '../store.ts';
+
+export function AgentText(props: { line: AgentLine }) {
+  const { text, heard, interrupted, final } = props.line;
+  const prefix = text.startsWith(heard);
+  const rest = prefix ? text.slice(heard.length) : text;
+  if (!rest.trim()) return <span class="heard">{heard || text}</span>;
+  if (!interrupted && !final) {
+    return (
+      <>
+        <span class="heard">{heard}</span>
+        <span class="pending" title="Generated, not played yet">
+          {rest}
+        </span>
+      </>
+    );
+  }
+  return (
+    <>
+      {prefix ? <span class="heard">{heard}</span> : heard ? <span class="heard">{heard} </span> : null}
+      <del class="unheard" title="Never heard: the caller interrupted here">
+        <span class="sr-only">Not heard: </span>
+        {rest}
+      </del>
+      {interrupted ? <span class="cut-label">interrupted</span> : null}
+    </>
+  );
+}
+
+export function Transcript(props: { turns: TurnView[]; live?: boolean; emptyText?: string }) {
+  const turns = props.turns.filter((t) => t.caller || t.agent);
+  if (turns.length === 0) return <p class="muted">{props.emptyText ?? 'Nothing said yet.'}</p>;
+  return (
+    <ol class="transcript" aria-live={props.live ? 'polite' : undefined} aria-label="Transcript">
+      {turns.map((t) => (
+        <li key={t.turnId} class="turn" data-turn={t.turnId}>
+          {t.caller ? (
+            <div class={`line caller${t.caller.final ? '' : ' partial'}`}>
+              <span class="who">Caller</span>
+              <p>{t.caller.text || '…'}</p>
+            </div>
+          ) : null}
+          {t.agent ? (
+            <div class={`line agent${t.agent.interrupted ? ' was-interrupted' : ''}`}>
+              <span class="who">Agent</span>
+              <p>
+                <AgentText line={t.agent} />
+              </p>
+            </div>
+          ) : null}
+        </li>
+      ))}
+    </ol>
+  );
+}

@@ -1,0 +1,179 @@
+/**
+ * GUI state that lives across views: the live calls (built from core events, as they happen), model download
+ * progress, and a version counter per data set so views refetch when the core says something changed.
+ * `reduceCalls` is a pure function of (state, event): easy to reason about and to test.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { GuiEvent, LiveCall } from '../../main/ipc/contract.ts';
+import type { AgentState, CallDirection, TurnMetrics } from '../../main/core/events.ts';
+
+export interface AgentLine {
+  text: string;
+  heard: string;
+  interrupted: boolean;
+  final: boolean;
+}
+
+export interface TurnView {
+  turnId: number;
+  caller?: { text: string; final: boolean };
+  agent?: AgentLine;
+  metrics?: TurnMetrics;
+}
+
+export interface CallView {
+  callSid: string;
+  direction: CallDirection | null;
+  from: string | null;
+  to: string | null;
+  startedAt: number;
+  state: AgentState | null;
+  status: string;
+  endedAt: number | null;
+  endReason: string | null;
+  turns: TurnView[];
+  dtmf: string;
+  errors: { code: string; message: string; at: number }[];
+}
+
+export type CallsState = Record<string, CallView>;
+
+const blank = (callSid: string, at: number): CallView => ({
+  callSid,
+  direction: null,
+  from: null,
+  to: null,
+  startedAt: at,
+  state: null,
+  status: 'in-progress',
+  endedAt: null,
+  endReason: null,
+  turns: [],
+  dtmf: '',
+  errors: [],
+});
+
+function withTurn(call: CallView, turnId: number, change: (t: TurnView) => TurnView): CallView {
+  const turns = [...call.turns];
+  const i = turns.findIndex((t) => t.turnId === turnId);
+  if (i >= 0) turns[i] = change(turns[i]!);
+  else {
+    turns.push(change({ turnId }));
+    turns.sort((a, b) => a.turnId - b.turnId);
+  }
+  return { ...call, turns };
+}
+
+const ENDED = ['completed', 'busy', 'no-answer', 'failed', 'canceled'];
+/** Ended calls stay in the Calls view for this session (newest first), up to this many. */
+const KEEP_ENDED = 20;
+
+export function reduceCalls(state: CallsState, event: GuiEvent): CallsState {
+  if (!('callSid' in event) || typeof event.callSid !== 'string') return state;
+  const sid = event.callSid;
+  const call = state[sid] ?? blank(sid, event.type === 'call.started' ? event.startedAt : 'at' in event ? event.at : Date.now());
+  let next: CallView;
+  switch (event.type) {
+    case 'call.started':
+      next = { ...call, direction: event.direction, from: event.from, to: event.to, startedAt: event.startedAt, state: 'listening', status: 'in-progress', endedAt: null };
+      break;
+    case 'call.state':
+      next = { ...call, state: event.state };
+      break;
+    case 'call.status':
+      next = {
+        ...call,
+        status: event.status,
+        direction: call.direction ?? event.direction ?? null,
+        from: call.from ?? event.from ?? null,
+        to: call.to ?? event.to ?? null,
+        endedAt: ENDED.includes(event.status) ? call.endedAt ?? event.at : call.endedAt,
+      };
+      break;
+    case 'call.ended':
+      next = { ...call, endedAt: event.endedAt, endReason: event.reason, state: null, status: ENDED.includes(call.status) ? call.status : 'completed' };
+      break;
+    case 'transcript':
+      next =
+        event.role === 'caller'
+          ? withTurn(call, event.turnId, (t) => ({ ...t, caller: { text: event.text, final: event.final } }))
+          : withTurn(call, event.turnId, (t) => ({ ...t, agent: { text: event.text, heard: event.heard, interrupted: event.interrupted, final: event.final } }));
+      break;
+    case 'turn.metrics':
+      next = withTurn(call, event.turnId, (t) => ({ ...t, metrics: event.metrics }));
+      break;
+    case 'call.dtmf':
+      next = { ...call, dtmf: call.dtmf + event.digit };
+      break;
+    case 'call.error':
+      next = { ...call, errors: [...call.errors, { code: event.code, message: event.message, at: event.at }].slice(-10) };
+      break;
+    default:
+      return state;
+  }
+  return prune({ ...state, [sid]: next });
+}
+
+function prune(state: CallsState): CallsState {
+  const ended = Object.values(state).filter((c) => c.endedAt !== null).sort((a, b) => b.endedAt! - a.endedAt!);
+  if (ended.length <= KEEP_ENDED) return state;
+  const out = { ...state };
+  for (const c of ended.slice(KEEP_ENDED)) delete out[c.callSid];
+  return out;
+}
+
+/** Seed from `calls.list` (a reload or a reconnect): live calls we did not know; known ones keep their turns. */
+export function seedCalls(state: CallsState, live: LiveCall[]): CallsState {
+  const out = { ...state };
+  const liveSids = new Set(live.map((c) => c.callSid));
+  for (const c of live) {
+    const known = out[c.callSid];
+    out[c.callSid] = { ...(known ?? blank(c.callSid, c.startedAt)), direction: c.direction, from: c.from, to: c.to, startedAt: c.startedAt, state: c.state, endedAt: null };
+  }
+  // A call we thought live that the core no longer has ended while we were away.
+  for (const c of Object.values(out)) if (c.endedAt === null && c.state !== null && !liveSids.has(c.callSid)) out[c.callSid] = { ...c, endedAt: Date.now(), state: null, endReason: 'ended' };
+  return out;
+}
+
+/** A very small observable value with a Preact hook. */
+export class Store<T> {
+  #value: T;
+  readonly #listeners = new Set<(v: T) => void>();
+  constructor(value: T) {
+    this.#value = value;
+  }
+  get(): T {
+    return this.#value;
+  }
+  set(value: T): void {
+    if (value === this.#value) return;
+    this.#value = value;
+    for (const l of this.#listeners) l(value);
+  }
+  update(change: (v: T) => T): void {
+    this.set(change(this.#value));
+  }
+  subscribe(listener: (v: T) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+export function useStore<T>(store: Store<T>): T {
+  const [value, setValue] = useState(store.get());
+  useEffect(() => {
+    setValue(store.get());
+    return store.subscribe(setValue);
+  }, [store]);
+  return value;
+}
+
+/** A value that ticks every `ms` (durations of live calls). */
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}

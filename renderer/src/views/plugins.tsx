@@ -1,0 +1,129 @@
+/** Plugins: the active plugin of each kind, the others that could take its place, and anything broken — live,
+ * so a folder dropped into the plugins folder shows up here by itself. */
+import { useEffect, useState } from 'preact/hooks';
+import type { Channels, PluginInfo, PluginKind } from '../../../main/ipc/contract.ts';
+import { toast, versions } from '../app-state.ts';
+import { call, messageOf } from '../bridge.ts';
+import { ActionButton, ErrorBox } from '../components/ui.tsx';
+import { useStore } from '../store.ts';
+
+const KINDS: { kind: PluginKind; title: string }[] = [
+  { kind: 'stt', title: 'Speech-to-text' },
+  { kind: 'llm', title: 'Language model' },
+  { kind: 'tts', title: 'Text-to-speech' },
+];
+
+const STATUS_TEXT: Record<PluginInfo['status'], string> = {
+  loaded: 'Ready to start',
+  starting: 'Starting…',
+  ready: 'Running',
+  failed: 'Failed to start',
+  broken: 'Broken',
+};
+
+type List = Channels['plugins.list']['response'];
+
+export function PluginsView() {
+  const v = useStore(versions).plugins;
+  const [data, setData] = useState<List | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [folderNote, setFolderNote] = useState<string | null>(null);
+
+  useEffect(() => {
+    call('plugins.list').then(
+      (d) => {
+        setData(d);
+        setError(null);
+      },
+      (err) => setError(messageOf(err)),
+    );
+  }, [v]);
+
+  return (
+    <section aria-labelledby="plugins-h">
+      <div class="view-head">
+        <h2 id="plugins-h">Plugins</h2>
+        <div class="toolbar">
+          <ActionButton
+            onAction={async () => {
+              const r = await call('plugins.openFolder');
+              setFolderNote(r.opened ? null : `Your plugins folder is ${r.path} — open it in your file manager and drop a plugin folder in.`);
+            }}
+          >
+            Open plugins folder
+          </ActionButton>
+          <ActionButton onAction={async () => (await call('plugins.rescan'), toast('Plugins folder scanned.'))}>Rescan</ActionButton>
+        </div>
+      </div>
+      <p class="muted">
+        A plugin is a folder with a <code>manifest.json</code>. Drop one into <code>{data?.userDir ?? 'your plugins folder'}</code> and it appears here
+        without a restart. Calls in progress keep the plugin they started with.
+      </p>
+      {folderNote ? <p class="note">{folderNote}</p> : null}
+      <ErrorBox error={error} />
+      {data?.problems.length ? (
+        <div class="error-box" role="alert">
+          <strong>Plugin folders that could not be loaded:</strong>
+          <ul>
+            {data.problems.map((p) => (
+              <li key={p.dir}>
+                <code>{p.dir}</code>: {p.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      {KINDS.map(({ kind, title }) => {
+        const plugins = (data?.plugins ?? []).filter((p) => p.kind === kind);
+        const active = plugins.find((p) => p.active);
+        const others = plugins.filter((p) => !p.active);
+        return (
+          <section class="plugin-kind" key={kind} aria-labelledby={`kind-${kind}`}>
+            <h3 id={`kind-${kind}`}>{title}</h3>
+            {active ? <PluginCard p={active} /> : <p class="error-text">No {title.toLowerCase()} plugin is active: calls cannot be answered until one is.</p>}
+            {others.length > 0 ? (
+              <ul class="plugin-others" aria-label={`Other ${title.toLowerCase()} plugins`}>
+                {others.map((p) => (
+                  <li key={p.name}>
+                    <PluginCard p={p} />
+                  </li>
+                ))}
+              </ul>
+            ) : null}
+          </section>
+        );
+      })}
+    </section>
+  );
+}
+
+function PluginCard(props: { p: PluginInfo }) {
+  const p = props.p;
+  return (
+    <div class={`plugin-card${p.active ? ' active' : ''}`} data-plugin={p.name}>
+      <div class="plugin-title">
+        <strong>{p.name}</strong> <span class="muted small">v{p.version}</span>
+        {p.source === 'user' ? <span class="tag">your folder</span> : <span class="tag">built-in</span>}
+        {p.active ? <span class="tag active">active</span> : null}
+        <span class={`status s-${p.status}`}>{STATUS_TEXT[p.status]}</span>
+      </div>
+      <p class="small">{p.description}</p>
+      {p.error ? (
+        <p class="error-text small" role="alert">
+          {p.error}
+        </p>
+      ) : null}
+      {!p.active ? (
+        <ActionButton
+          disabled={p.status === 'broken'}
+          onAction={async () => {
+            await call('plugins.setActive', { kind: p.kind, name: p.name });
+            toast(`${p.name} is now used for new calls.`);
+          }}
+        >
+          Use for new calls
+        </ActionButton>
+      ) : null}
+    </div>
+  );
+}

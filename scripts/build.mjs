@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// `npm run build`: the GUI (Vite → dist/renderer) and the app's bundles (esbuild):
+//   dist/main.mjs                 Electron main process (ESM; npm packages stay external, natives above all)
+//   dist/preload.cjs              the sandboxed preload (CommonJS: sandboxed preloads cannot be ES modules)
+//   dist/workers/plugin-host.mjs  the plugin host worker (main/core/workers.ts loads it next to main.mjs)
+//   dist/headless.mjs             the headless server, bundled the same way (proves the bundles under plain Node)
+// `npm run headless` runs from source (tsx) and needs only dist/renderer.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const root = join(import.meta.dirname, '..');
+
+export async function buildRenderer() {
+  const { build } = await import('vite');
+  await build({ configFile: join(root, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
+}
+
+export async function buildBundles() {
+  const esbuild = await import('esbuild');
+  const common = { bundle: true, platform: 'node', target: 'node22', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
+  rmSync(join(root, 'dist', 'workers'), { recursive: true, force: true });
+  await Promise.all([
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'main', 'electron', 'main.ts')],
+      outfile: join(root, 'dist', 'main.mjs'),
+      format: 'esm',
+      // Every npm package (onnxruntime-node, node-llama-cpp, @photostructure/sqlite, ws…) is loaded from
+      // node_modules at run time: native binaries cannot be bundled, and electron-builder unpacks them.
+      packages: 'external',
+      external: ['electron'],
+    }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'main', 'electron', 'preload.ts')],
+      outfile: join(root, 'dist', 'preload.cjs'),
+      format: 'cjs',
+      external: ['electron'],
+    }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'main', 'headless.ts')],
+      outfile: join(root, 'dist', 'headless.mjs'),
+      format: 'esm',
+      packages: 'external',
+    }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'main', 'core', 'plugins', 'host-worker.ts')],
+      outfile: join(root, 'dist', 'workers', 'plugin-host.mjs'),
+      format: 'esm',
+      packages: 'external',
+    }),
+  ]);
+}
+
+export async function buildAll({ renderer = true, bundles = true } = {}) {
+  if (renderer) await buildRenderer();
+  if (bundles) await buildBundles();
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const only = process.argv[2];
+  const started = Date.now();
+  buildAll({ renderer: only !== 'bundles', bundles: only !== 'renderer' }).then(
+    () => process.stdout.write(`built ${only ?? 'renderer + bundles'} into dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`),
+    (err) => {
+      process.stderr.write(`build failed: ${err?.message ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
