@@ -2,15 +2,17 @@
  * `npm run bench -- plugins`: for every plugin whose model is installed, load time, memory and the speed that
  * matters on a call — STT real-time factor, LLM time to first token and tokens/s, TTS time to first audio and
  * real-time factor. Targets (4-core laptop, default models): STT RTF ≤ 0.15, LLM first token ≤ 300 ms, TTS first
- * audio ≤ 250 ms. Plugins are created in this process with a ctx like the host's; a missing model is reported
- * as skipped with the plugin's own message (which says how to pull it).
+ * audio ≤ 250 ms. Plugins run through the real host (a worker process each, as in the app), so the numbers include
+ * what the app adds; a missing model is reported as skipped with the plugin's own message (how to pull it).
  *
  * Standalone: `npx tsx bench/plugins.ts [--plugins dir]... [--models dir] [--set plugin.setting=value]...`
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { HOST_RUNTIMES, type LlmInstance, type PluginContext, type PluginInstance, type PluginModule, type SttInstance, type TtsInstance } from '../main/core/plugins/api.ts';
+import type { LlmInstance, PluginInstance, SttInstance, TtsInstance } from '../main/core/plugins/api.ts';
+import { PluginWorker } from '../main/core/plugins/plugin-worker.ts';
+import { createLogger } from '../main/core/log.ts';
 import { effectiveSettings } from '../main/core/plugins/manifest.ts';
 import { scanPlugins } from '../main/core/plugins/loader.ts';
 import { parseSets } from '../main/core/config.ts';
@@ -63,29 +65,6 @@ function childRssBytes(): number {
 
 function rss(): number {
   return process.memoryUsage().rss + childRssBytes();
-}
-
-function makeContext(dir: string, settings: Record<string, unknown>, modelDir: string, log: (line: string) => void): PluginContext {
-  const allowed = (name: string) => {
-    if (!(HOST_RUNTIMES as readonly string[]).includes(name)) throw new Error(`ctx.import("${name}"): not a host runtime`);
-  };
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
-    if (level !== 'debug') log(`  [${level}] ${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
-  };
-  return {
-    settings,
-    modelDir,
-    pluginDir: dir,
-    log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
-    async import(name: string) {
-      allowed(name);
-      return import(name);
-    },
-    resolve(name: string) {
-      allowed(name);
-      return fileURLToPath(import.meta.resolve(name));
-    },
-  };
 }
 
 const live = () => new AbortController().signal;
@@ -149,6 +128,7 @@ export async function benchPlugins(options: BenchOptions): Promise<PluginBench[]
   const log = options.onProgress ?? (() => {});
   const speech = options.speech ?? readWav(join(ROOT, 'test', 'fixtures', 'audio', 'jfk.wav')).samples;
   const results: PluginBench[] = [];
+  const logger = createLogger({ level: 'info', sinks: [(r) => log(`  [${r.level}] ${r.msg}`)] });
   for (const root of options.pluginsDirs) {
     const { plugins, problems } = await scanPlugins(root, null);
     for (const p of problems) results.push({ plugin: p.dir, kind: '?', status: 'failed', reason: p.message });
@@ -157,14 +137,15 @@ export async function benchPlugins(options: BenchOptions): Promise<PluginBench[]
       const result: PluginBench = { plugin: manifest.name, kind: manifest.kind, status: 'ok' };
       results.push(result);
       log(`${manifest.name} (${manifest.kind})`);
-      let instance: PluginInstance | null = null;
+      // Through the real host, as the app runs it: a worker process per plugin, the same ctx, the same IPC.
+      const settings = effectiveSettings(manifest, options.settings?.[manifest.name] ?? {}, process.cwd());
+      const worker = new PluginWorker({ name: manifest.name, kind: manifest.kind, dir, main: manifest.main, settings, modelDir: options.modelDir }, logger);
       try {
-        const mod = (await import(pathToFileURL(join(dir, manifest.main)).href)) as { default: PluginModule };
-        const settings = effectiveSettings(manifest, options.settings?.[manifest.name] ?? {}, process.cwd());
         const before = rss();
         const started = performance.now();
-        instance = await mod.default.create(makeContext(dir, settings, options.modelDir, log));
+        await worker.start();
         result.loadMs = Math.round(performance.now() - started);
+        const instance = worker as unknown as PluginInstance;
         if (manifest.kind === 'stt') result.stt = await benchStt(instance as SttInstance, speech);
         else if (manifest.kind === 'llm') result.llm = await benchLlm(instance as LlmInstance);
         else result.tts = await benchTts(instance as TtsInstance);
@@ -174,7 +155,7 @@ export async function benchPlugins(options: BenchOptions): Promise<PluginBench[]
         result.status = e.code === 'MODEL_MISSING' ? 'skipped' : 'failed';
         result.reason = e.message;
       } finally {
-        await instance?.dispose?.().catch(() => {});
+        await worker.dispose();
       }
       log(`  ${JSON.stringify(result)}`);
     }

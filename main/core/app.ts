@@ -14,7 +14,7 @@ import type { VadEngine } from './audio/vad/types.ts';
 import { activePlugins, validatePatch, type Config } from './config.ts';
 import { CallSession, conversationSettings, type CallSessionOptions, type ConversationSettings } from './conversation/call-session.ts';
 import { ParleyError, errorMessage, isParleyError } from './errors.ts';
-import { CoreEvents, type CoreEvent, type AgentState, type CallDirection, type CallPlugins, type CallStatus } from './events.ts';
+import { CoreEvents, type CoreEvent, type AgentState, type CallDirection, type CallPlugins, type CallStatus, type CallStatusUpdate } from './events.ts';
 import { consoleSink, createLogger, type Logger } from './log.ts';
 import type { PluginKind } from './plugins/api.ts';
 import { PluginRegistry, type Lease } from './plugins/registry.ts';
@@ -208,17 +208,14 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       leases,
       settings: conversationSettings(config),
       pacing,
+      onEnded: () => {
+        if (sessions.get(s.callSid) !== session) return;
+        sessions.delete(s.callSid);
+        tracker.streamEnded(s.callSid);
+      },
     });
     sessions.set(s.callSid, session);
     tracker.streamStarted({ callSid: s.callSid, direction: session.direction, from: session.from, to: session.to });
-    const end = session.end.bind(session);
-    session.end = (reason: string) => {
-      end(reason);
-      if (sessions.get(s.callSid) === session) {
-        sessions.delete(s.callSid);
-        tracker.streamEnded(s.callSid);
-      }
-    };
     session.start();
     return session;
   };
@@ -278,7 +275,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   const routeDeps = {
     publicUrl: () => endpoint.url(),
     // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
-    statusCallback: (st: { callSid: string; status: CallStatus; direction?: CallDirection; from?: string | null; to?: string | null; durationSec?: number; errorCode?: string }) => {
+    statusCallback: (st: CallStatusUpdate) => {
       tracker.update(st);
     },
     interrupt,

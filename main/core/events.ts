@@ -126,6 +126,9 @@ export type CoreEvent =
 export type CoreEventType = CoreEvent['type'];
 export type EventOf<T extends CoreEventType> = Extract<CoreEvent, { type: T }>;
 
+/** What a status callback (or a REST lookup) says about a call: a `call.status` event without its envelope. */
+export type CallStatusUpdate = Omit<EventOf<'call.status'>, 'type' | 'at'>;
+
 /** Kinds for which plugins exist; re-exported so consumers need one import. */
 export type { PluginKind };
 

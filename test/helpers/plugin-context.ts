@@ -52,12 +52,18 @@ export interface ContextOptions {
   modelDir?: string;
   /** Relative `path` settings are resolved against this (the host uses the working directory). */
   baseDir?: string;
+  /** Leave out ctx.resolve, as a host without that extension would. */
+  withoutResolve?: boolean;
+  /** Host runtimes this "host" pretends not to have. */
+  withoutRuntimes?: string[];
 }
 
 export async function makePluginContext(options: ContextOptions): Promise<TestPluginContext & { manifest: PluginManifest }> {
   const manifest = await readManifest(options.pluginDir);
   const logs: LogLine[] = [];
-  return {
+  const allowed = (name: string) => isHostRuntime(name) && !(options.withoutRuntimes ?? []).includes(name);
+  const refuse = (name: string, what: string) => new Error(`"${name}" is not a host runtime here; plugins may ${what} only ${HOST_RUNTIMES.join(', ')}`);
+  const ctx: TestPluginContext & { manifest: PluginManifest } = {
     manifest,
     settings: effectiveSettings(manifest, options.settings ?? {}, options.baseDir ?? process.cwd()),
     modelDir: options.modelDir ?? join(ROOT, 'test', 'fixtures', 'no-models-here'),
@@ -65,14 +71,16 @@ export async function makePluginContext(options: ContextOptions): Promise<TestPl
     log: makeLog(logs),
     logs,
     async import(name: string) {
-      if (!isHostRuntime(name)) throw new Error(`"${name}" is not a host runtime; plugins may import only ${HOST_RUNTIMES.join(', ')}`);
+      if (!allowed(name)) throw refuse(name, 'import');
       return import(name);
     },
     resolve(name: string) {
-      if (!isHostRuntime(name)) throw new Error(`"${name}" is not a host runtime; plugins may resolve only ${HOST_RUNTIMES.join(', ')}`);
+      if (!allowed(name)) throw refuse(name, 'resolve');
       return fileURLToPath(import.meta.resolve(name));
     },
   };
+  if (options.withoutResolve) delete (ctx as Partial<TestPluginContext>).resolve;
+  return ctx;
 }
 
 /** Import a plugin's main module the way the host does: by file URL, from its own folder. */
@@ -83,15 +91,20 @@ export async function importPlugin(pluginDir: string): Promise<PluginModule> {
 }
 
 /**
- * Import specifiers in a plugin folder's .js files that reach outside it: anything but `node:` built-ins and
- * `./file.js` siblings. (`ctx.import(...)` is the sanctioned way to get a runtime and is not an import.)
+ * Module specifiers in a plugin folder's .js files that reach outside it: anything but `node:` built-ins and
+ * `./<file>` inside the folder (static imports, dynamic import() and new URL(..., import.meta.url)).
+ * (`ctx.import(...)` is the sanctioned way to get a runtime and is not an import.)
  */
 export function foreignImports(pluginDir: string): string[] {
+  const files = readdirSync(pluginDir).filter((f) => f.endsWith('.js'));
   const foreign: string[] = [];
-  for (const file of readdirSync(pluginDir).filter((f) => f.endsWith('.js'))) {
+  for (const file of files) {
     const source = readFileSync(join(pluginDir, file), 'utf8');
-    const specifiers = [...source.matchAll(/(?:^|\s)(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?<![.\w])import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\s)import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? m[2] ?? m[3]);
-    for (const spec of specifiers) if (!/^(node:|\.\/[\w.-]+\.js$)/.test(spec!)) foreign.push(`${file}: ${spec}`);
+    const specifiers = [...source.matchAll(/\bfrom\s+['"]([^'"]+)['"]|(?<![.\w$])import\s*\(\s*['"]([^'"]+)['"]\s*\)|\bimport\s+['"]([^'"]+)['"]|new URL\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? m[4]!);
+    for (const spec of specifiers) {
+      const inside = /^\.\/[^/]+$/.test(spec) && files.concat('manifest.json').includes(spec.slice(2));
+      if (!spec.startsWith('node:') && !inside) foreign.push(`${file}: ${spec}`);
+    }
   }
   return foreign;
 }

@@ -127,7 +127,8 @@ describe.each(SUBJECTS)('$name ($kind) conformance', (subject) => {
   it('stops with an AbortError within 100 ms of its signal, and refuses an already-aborted one', async () => {
     const ctx = await makePluginContext({ pluginDir: subject.dir, settings: subject.settings(), modelDir: join(work, 'models') });
     const instance = (await (await importPlugin(subject.dir)).create(ctx)) as PluginInstance;
-    try {
+    /** One aborted call: how long after the abort it stopped, or null when it finished before the abort landed. */
+    const attempt = async (): Promise<number | null> => {
       const controller = new AbortController();
       let abortedAt = 0;
       const abort = () => {
@@ -141,13 +142,20 @@ describe.each(SUBJECTS)('$name ($kind) conformance', (subject) => {
         () => null,
         (err: Error) => err,
       );
-      const stoppedAfter = performance.now() - abortedAt;
-      if (outcome === null && subject.kind === 'stt') {
-        // Finished before the abort could land: then it must at least refuse a pre-aborted signal (below).
-      } else {
-        expect(outcome?.name).toBe('AbortError');
-        expect(stoppedAfter).toBeLessThan(100);
+      if (outcome === null && subject.kind === 'stt') return null;
+      expect(outcome?.name).toBe('AbortError');
+      return performance.now() - abortedAt;
+    };
+    try {
+      // A plugin that honours the signal stops well inside 100 ms; the best of three attempts keeps a busy CI
+      // machine's scheduling hiccups from failing one that does, while one that ignores it fails every time.
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t = await attempt();
+        if (t !== null) times.push(t);
+        if (t !== null && t < 100) break;
       }
+      if (times.length) expect(Math.min(...times)).toBeLessThan(100);
       const pre = new AbortController();
       pre.abort();
       await expect(exercise(subject.kind, instance, pre.signal)).rejects.toMatchObject({ name: 'AbortError' });

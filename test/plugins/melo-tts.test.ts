@@ -24,7 +24,8 @@ import { speechChunks, splitSentences } from '../../plugins/melo-tts/sentences.j
 // @ts-expect-error plain-JS plugin module without type declarations
 import { normalizeEnglish } from '../../plugins/melo-tts/text-normalize.js';
 import { buildPiperModel, decodeIds, MELO_EN_SYMBOLS, MELO_SAMPLES_PER_TOKEN, meloLexiconLine, meloMetadata, writeMeloModel } from '../helpers/tiny-tts-models.ts';
-import { createTts, foreignSpecifiers, makeTtsContext, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
+import { createTts, makeTtsContext, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
+import { foreignImports } from '../helpers/plugin-context.ts';
 
 const PLUGIN = ttsPluginDir('melo-tts');
 const ID = 'vits-melo-tts-en';
@@ -464,7 +465,7 @@ describe('lifecycle and portability', () => {
   });
 
   it('imports nothing from outside its folder but Node built-ins', async () => {
-    expect(await foreignSpecifiers(PLUGIN)).toEqual([]);
+    expect(foreignImports(PLUGIN)).toEqual([]);
   });
 
   it('works from a copy of its folder anywhere (it reaches the host only through ctx)', async () => {

@@ -13,7 +13,8 @@ import { readManifest } from '../../main/core/plugins/manifest.ts';
 // @ts-expect-error plain-JS plugin module without type declarations
 import { clauses, ipaToPhonemes, phonemesToIds, sentencePhonemes } from '../../plugins/piper-tts/piper-phonemes.js';
 import { decodeIds, PIPER_EN_PHONEME_ID_MAP, PIPER_SAMPLES_PER_ID, piperConfig, writeMeloModel, writePiperVoice } from '../helpers/tiny-tts-models.ts';
-import { createTts, foreignSpecifiers, makeTtsContext, ROOT, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
+import { createTts, makeTtsContext, ROOT, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
+import { foreignImports } from '../helpers/plugin-context.ts';
 
 const PLUGIN = ttsPluginDir('piper-tts');
 const ID = 'en_US-lessac-medium';
@@ -341,7 +342,7 @@ describe('lifecycle and portability', () => {
   });
 
   it('imports nothing from outside its folder but Node built-ins', async () => {
-    expect(await foreignSpecifiers(PLUGIN)).toEqual([]);
+    expect(foreignImports(PLUGIN)).toEqual([]);
   });
 
   it('works from a copy of its folder anywhere (it reaches the host only through ctx)', async () => {

@@ -62,6 +62,28 @@ export function readWav(path: string): Wav {
   return parseWav(readFileSync(path), path);
 }
 
+/** RIFF sizes are 32-bit; past this a header saturates. */
+const MAX_RIFF = 0xffff_ffff;
+
+/** The canonical 44-byte header of a 16-bit PCM WAV holding `dataBytes` of sample data. */
+export function pcm16WavHeader(dataBytes: number, sampleRate: number, channels = 1): Buffer {
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(Math.min(MAX_RIFF, 36 + dataBytes), 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16); // fmt chunk size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(channels, 22);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * channels * 2, 28); // byte rate
+  header.writeUInt16LE(channels * 2, 32); // block align
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(Math.min(MAX_RIFF, dataBytes), 40);
+  return header;
+}
+
 /** 16-bit PCM WAV of mono (or interleaved multi-channel) float samples. */
 export function encodeWav(samples: Float32Array, sampleRate: number, channels = 1): Buffer {
   const data = Buffer.alloc(samples.length * 2);
@@ -69,19 +91,5 @@ export function encodeWav(samples: Float32Array, sampleRate: number, channels = 
     const v = Math.max(-1, Math.min(1, samples[i]!));
     data.writeInt16LE(Math.round(v < 0 ? v * 32768 : v * 32767), i * 2);
   }
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVE', 8, 'ascii');
-  header.write('fmt ', 12, 'ascii');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(channels, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * channels * 2, 28);
-  header.writeUInt16LE(channels * 2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'ascii');
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
+  return Buffer.concat([pcm16WavHeader(data.length, sampleRate, channels), data]);
 }

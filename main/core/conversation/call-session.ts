@@ -63,6 +63,8 @@ export interface CallSessionOptions {
   settings: ConversationSettings;
   /** Shared outbound pacing statistics. */
   pacing?: PacingStats;
+  /** Called once when the call ends (after its leases are released and call.ended is emitted). */
+  onEnded?(reason: string): void;
   now?: () => number;
 }
 
@@ -448,6 +450,7 @@ export class CallSession {
     const endedAt = Date.now();
     this.#log.info('call ended', { reason });
     this.#o.events.emit({ type: 'call.ended', callSid: this.callSid, reason, endedAt, durationMs: endedAt - this.startedAt });
+    this.#o.onEnded?.(reason);
   }
 
   get ended(): boolean {

@@ -4,6 +4,7 @@
  * process died in between is fixed from its real length by `repairRecordings` (recorder.ts).
  */
 import { SAMPLE_RATE } from '../audio/frames.ts';
+import { pcm16WavHeader } from '../audio/wav.ts';
 
 export const WAV_HEADER_BYTES = 44;
 export const WAV_CHANNELS = 2;
@@ -19,21 +20,7 @@ export function wavDurationMs(dataBytes: number): number {
 }
 
 export function wavHeader(dataBytes: number): Buffer {
-  const header = Buffer.alloc(WAV_HEADER_BYTES);
-  header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(Math.min(MAX_RIFF, 36 + dataBytes), 4);
-  header.write('WAVE', 8, 'ascii');
-  header.write('fmt ', 12, 'ascii');
-  header.writeUInt32LE(16, 16); // fmt chunk size
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(WAV_CHANNELS, 22);
-  header.writeUInt32LE(SAMPLE_RATE, 24);
-  header.writeUInt32LE(SAMPLE_RATE * WAV_BLOCK_ALIGN, 28); // byte rate
-  header.writeUInt16LE(WAV_BLOCK_ALIGN, 32);
-  header.writeUInt16LE(WAV_BITS, 34);
-  header.write('data', 36, 'ascii');
-  header.writeUInt32LE(Math.min(MAX_RIFF, dataBytes), 40);
-  return header;
+  return pcm16WavHeader(dataBytes, SAMPLE_RATE, WAV_CHANNELS);
 }
 
 /** The two size fields of a canonical header, to patch in place (RIFF size at 4, data size at 40). */

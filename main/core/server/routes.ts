@@ -4,14 +4,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ParleyError } from '../errors.ts';
-import type { CallDirection, CallStatus } from '../events.ts';
+import type { CallDirection, CallStatus, CallStatusUpdate } from '../events.ts';
 import { mediaStreamUrl, streamTwiml } from '../twilio/twiml.ts';
 import { sendText, type Route } from './router.ts';
 
 export interface RouteDeps {
   /** The public base URL Twilio uses to reach us ('' = derive from the request). */
   publicUrl(): string;
-  statusCallback(status: { callSid: string; status: CallStatus; direction?: CallDirection; from?: string | null; to?: string | null; durationSec?: number; errorCode?: string }): void;
+  statusCallback(status: CallStatusUpdate): void;
   interrupt(callSid: string): void;
   /** Subscribe to core events (audio excluded) for the /events stream; returns the unsubscribe function. */
   subscribe(listener: (event: { type: string; callSid?: string | null }) => void): () => void;

@@ -10,7 +10,7 @@
  * - the stream ended but no final status came within `endGraceMs` → over (inbound numbers often have no
  *   status callback configured at all).
  */
-import type { CallDirection, CallStatus, CoreEvent } from '../events.ts';
+import type { CallDirection, CallStatus, CallStatusUpdate, CoreEvent } from '../events.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -22,15 +22,7 @@ export function isFinal(status: CallStatus): boolean {
   return RANK[status] === 4;
 }
 
-export interface CallUpdate {
-  callSid: string;
-  status: CallStatus;
-  direction?: CallDirection;
-  from?: string | null;
-  to?: string | null;
-  durationSec?: number;
-  errorCode?: string;
-}
+export type CallUpdate = CallStatusUpdate;
 
 export interface TrackedCall {
   callSid: string;
