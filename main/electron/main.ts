@@ -1,5 +1,5 @@
 /**
- * The Electron main process: one instance, one core (server, plugins in worker threads, records), one window.
+ * The Electron main process: one instance, one core (server, plugins in worker processes, records), one window.
  * Thin on purpose — the contract's handlers (main/ipc) do the work, this file only wires Electron to them.
  *
  * Data: the user-data folder (PARLEY_DATA_DIR / PARLEY_MODELS_DIR still win). Secrets: safeStorage (secrets.ts).
