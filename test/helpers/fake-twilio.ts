@@ -3,9 +3,8 @@
  * fetch), the account, and incoming phone numbers (list, update), with Basic auth checked like Twilio does and
  * Twilio-shaped error bodies on demand. Every request is recorded with its form parameters.
  */
-import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './local-server.ts';
 import { randomBytes } from 'node:crypto';
 
 export const ACCOUNT_SID = 'AC' + 'a1'.repeat(16);
@@ -59,15 +58,12 @@ export class FakeTwilio {
   readonly #failures: { method: string; path: RegExp; failure: TwilioFailure }[] = [];
 
   async start(): Promise<this> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await listenOnLoopback(this.server);
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   failNext(method: string, path: RegExp, failure: TwilioFailure): void {

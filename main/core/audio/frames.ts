@@ -39,10 +39,6 @@ export class FrameAssembler {
     this.#fill = 0;
     return frame;
   }
-
-  reset(): void {
-    this.#fill = 0;
-  }
 }
 
 /** Cut a whole μ-law buffer into frames, padding the last one. */

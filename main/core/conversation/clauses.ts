@@ -15,11 +15,6 @@ export interface ClauseSplitterOptions {
   maxWords?: number;
 }
 
-function wordCount(s: string): number {
-  const t = s.trim();
-  return t ? t.split(/\s+/).length : 0;
-}
-
 /** Remove what should never be read aloud: markdown emphasis, headings, bullets, code ticks, emoji. */
 export function cleanForSpeech(text: string): string {
   return text

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from '../../helpers/local-server.ts';
 
 export interface ServeOptions {
   /** Honour `Range:` (206). Default true. */
@@ -33,15 +33,12 @@ export class FakeHub {
   url = '';
 
   async start(): Promise<this> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await listenOnLoopback(this.server);
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   route(path: string, handler: Route): string {
@@ -113,9 +110,7 @@ export function sha256(data: Buffer): string {
 /** A port nothing listens on: for "connection refused". */
 export async function closedPort(): Promise<number> {
   const server = http.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const port = Number(new URL(await listenOnLoopback(server)).port);
+  await closeServer(server);
   return port;
 }
