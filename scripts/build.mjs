@@ -40,7 +40,7 @@ export async function buildBundles() {
     }),
     esbuild.build({
       ...common,
-      entryPoints: [join(root, 'main', 'headless.ts')],
+      entryPoints: [join(root, 'main', 'cli', 'headless.ts')],
       outfile: join(root, 'dist', 'headless.mjs'),
       format: 'esm',
       packages: 'external',

@@ -53,7 +53,7 @@ function run(cmd, argv, env = process.env) {
 
 function headless(reason) {
   if (reason) say(`${reason}\nparley: starting the headless core instead — open the "GUI:" link below in your browser.`);
-  run(process.execPath, ['--import', 'tsx', join(root, 'main', 'headless.ts'), ...serverArgs]);
+  run(process.execPath, ['--import', 'tsx', join(root, 'main', 'cli', 'headless.ts'), ...serverArgs]);
 }
 
 if (serverArgs.includes('--help') || serverArgs.includes('-h')) {

@@ -24,11 +24,11 @@ import { MediaSocketServer } from './server/media-socket.ts';
 import { controlRoutes, direction, voiceRoutes } from './server/routes.ts';
 import { modelRoutes, pluginRoutes, recordRoutes } from './server/data-routes.ts';
 import { buildCatalog } from './models/catalog.ts';
-import { ModelManager } from './models/manager.ts';
+import { ModelLibrary } from './models/library.ts';
 import { CallStore } from './records/call-store.ts';
 import type { StartMessage } from './twilio/protocol.ts';
 import { ensureControlToken } from './control-token.ts';
-import { runDoctor, type DoctorReport } from './doctor.ts';
+import { runDoctor, type DoctorReport } from './setup-doctor.ts';
 import { StatusBoard, type CoreStatus } from './status.ts';
 import { callRoutes } from './server/call-routes.ts';
 import type { Backoff, NgrokConnect } from './tunnel/ngrok.ts';
@@ -81,7 +81,7 @@ export interface Core {
   readonly events: CoreEvents;
   readonly log: Logger;
   readonly plugins: PluginRegistry;
-  readonly models: ModelManager;
+  readonly models: ModelLibrary;
   /** The call records (null until started, or when the database could not open). */
   readonly records: CallStore | null;
   readonly http: HttpServer;
@@ -135,7 +135,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     warm: options.warmPlugins ?? true,
   });
 
-  const models = new ModelManager({
+  const models = new ModelLibrary({
     modelsDir: config.modelsDir,
     catalog: () => buildCatalog(plugins.manifests().map((manifest) => ({ manifest }))).entries,
     onEvent: (e) => events.emit(e),

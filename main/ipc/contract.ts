@@ -9,11 +9,11 @@
  */
 import type { LiveCall } from '../core/app.ts';
 import type { CoreEvent, PluginKind } from '../core/events.ts';
-import type { ModelInfo, VerifiedFile } from '../core/models/manager.ts';
+import type { ModelInfo, VerifiedFile } from '../core/models/library.ts';
 import type { PluginProblem } from '../core/plugins/loader.ts';
 import type { PluginInfo } from '../core/plugins/registry.ts';
 import type { CallDetail, CallPage, CallQuery } from '../core/records/types.ts';
-import type { DoctorCheck, DoctorReport } from '../core/doctor.ts';
+import type { DoctorCheck, DoctorReport } from '../core/setup-doctor.ts';
 import type { ComponentStatus, CoreStatus } from '../core/status.ts';
 
 export type { CallDetail, CallPage, CallQuery, CoreEvent, LiveCall, ModelInfo, PluginInfo, PluginKind, PluginProblem };

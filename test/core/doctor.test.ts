@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../main/core/config.ts';
-import { runDoctor, type DoctorCheck, type DoctorDeps } from '../../main/core/doctor.ts';
+import { runDoctor, type DoctorCheck, type DoctorDeps } from '../../main/core/setup-doctor.ts';
 import type { NgrokConnectConfig } from '../../main/core/tunnel/ngrok.ts';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TWILIO_NUMBER } from '../helpers/fake-twilio.ts';
 import { TEST_PLUGINS, startTestCore, until, type TestCore } from '../helpers/core.ts';
@@ -175,7 +175,7 @@ describe('npm run doctor', () => {
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_DATA_DIR: dataDir };
       for (const k of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_PHONE_NUMBER', 'NGROK_AUTHTOKEN', 'PUBLIC_URL', 'PARLEY_CONTROL_TOKEN']) env[k] = '';
-      const run = spawnSync(process.execPath, ['--import', 'tsx', 'main/doctor.ts', '--plugins-dir', TEST_PLUGINS, '--port', '0'], { cwd: join(import.meta.dirname, '../..'), env, encoding: 'utf8' });
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'main/cli/doctor.ts', '--plugins-dir', TEST_PLUGINS, '--port', '0'], { cwd: join(import.meta.dirname, '../..'), env, encoding: 'utf8' });
       expect(run.stdout).toContain('✓ Plugins valid: stt: test-stt, llm: test-llm, tts: test-tts');
       expect(run.stdout).toContain('✗ Twilio credentials accepted: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN not set\n    → Copy them from the Twilio console');
       expect(run.stdout).toMatch(/3 check\(s\) failed\.\n$/);

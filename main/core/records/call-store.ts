@@ -17,7 +17,7 @@ import { ParleyError, errorMessage } from '../errors.ts';
 import type { CoreEvent, CoreEvents, EventOf } from '../events.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { openRecordsDb, recordsDbPath, RECORDINGS_DIR, type RecordsDb } from './db.ts';
-import { exportRecords, type ExportOptions, type ExportSummary } from './export.ts';
+import { exportRecords, type ExportOptions, type ExportSummary } from './export-format.ts';
 import { getCall, listCalls } from './queries.ts';
 import { CallRecorder, type CallRecorderOptions } from './recorder.ts';
 import { recordingAbsolutePath, recoverAfterCrash, type RecoveryResult } from './recovery.ts';

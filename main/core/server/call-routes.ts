@@ -2,7 +2,7 @@
  * Control routes for the phone line: dial out, hang up, the readiness status and the setup doctor.
  * Shapes are documented in docs/api.md.
  */
-import type { DoctorReport } from '../doctor.ts';
+import type { DoctorReport } from '../setup-doctor.ts';
 import { ParleyError } from '../errors.ts';
 import type { CoreStatus } from '../status.ts';
 import type { Route } from './router.ts';

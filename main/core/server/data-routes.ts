@@ -4,7 +4,7 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { ParleyError } from '../errors.ts';
-import type { ModelManager } from '../models/manager.ts';
+import type { ModelLibrary } from '../models/library.ts';
 import type { PluginKind } from '../plugins/api.ts';
 import type { PluginRegistry } from '../plugins/registry.ts';
 import type { CallStore } from '../records/call-store.ts';
@@ -55,7 +55,7 @@ export function pluginRoutes(plugins: PluginRegistry): Route[] {
   ];
 }
 
-export function modelRoutes(models: ModelManager): Route[] {
+export function modelRoutes(models: ModelLibrary): Route[] {
   return [
     { method: 'GET', path: '/models', access: 'control', handler: async () => ({ modelsDir: models.modelsDir, models: await models.list() }) },
     {

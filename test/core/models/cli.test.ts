@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub, randomBody, serveBytes, sha256 } from './http-fixture.ts';
 
-const CLI = fileURLToPath(new URL('../../../main/models-cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../main/cli/models.ts', import.meta.url));
 const BODY = randomBody(200 * 1024);
 
 let hub: FakeHub;

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isParleyError, type ParleyError } from '../../../main/core/errors.ts';
 import type { CatalogEntry } from '../../../main/core/models/catalog.ts';
-import { ModelManager, missingModelMessage, type ModelManagerOptions, type ModelProgressEvent } from '../../../main/core/models/manager.ts';
+import { ModelLibrary, missingModelMessage, type ModelLibraryOptions, type ModelProgressEvent } from '../../../main/core/models/library.ts';
 import { FakeHub, closedPort, randomBody, serveBytes, sha256 } from './http-fixture.ts';
 
 const BODY = randomBody(256 * 1024);
@@ -41,9 +41,9 @@ function model(id: string, url: string, extra: Partial<CatalogEntry['files'][num
   return { id, plugin: 'test-plugin', kind: 'stt', size: extra.size ?? null, files: [{ path, url, ...extra }], isDefault: false };
 }
 
-function manager(catalog: CatalogEntry[], options: Partial<ModelManagerOptions> = {}): { mm: ModelManager; events: ModelProgressEvent[] } {
+function manager(catalog: CatalogEntry[], options: Partial<ModelLibraryOptions> = {}): { mm: ModelLibrary; events: ModelProgressEvent[] } {
   const events: ModelProgressEvent[] = [];
-  const mm = new ModelManager({ modelsDir, catalog, onEvent: (e) => events.push(e), retries: 0, retryDelayMs: 10, progressIntervalMs: 30, ...options });
+  const mm = new ModelLibrary({ modelsDir, catalog, onEvent: (e) => events.push(e), retries: 0, retryDelayMs: 10, progressIntervalMs: 30, ...options });
   return { mm, events };
 }
 
@@ -57,7 +57,7 @@ async function rejection(promise: Promise<unknown>): Promise<ParleyError> {
   throw new Error('expected the promise to reject');
 }
 
-describe('ModelManager.pull', () => {
+describe('ModelLibrary.pull', () => {
   it('downloads into <modelsDir>/<id>/<path> with monotonic progress, rate and ETA', async () => {
     const path = uniquePath('model.onnx');
     hub.route(path, (req, res) => serveBytes(req, res, BODY, { chunkSize: 8 * 1024, delayMs: 15 }));

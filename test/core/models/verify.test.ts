@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CatalogEntry } from '../../../main/core/models/catalog.ts';
-import { ModelManager, type ModelProgressEvent } from '../../../main/core/models/manager.ts';
+import { ModelLibrary, type ModelProgressEvent } from '../../../main/core/models/library.ts';
 import { FakeHub, randomBody, serveBytes, sha256 } from './http-fixture.ts';
 
 const WEIGHTS = randomBody(96 * 1024);
@@ -12,7 +12,7 @@ const TOKENS = Buffer.from('a 0\nb 1\n');
 let hub: FakeHub;
 let modelsDir: string;
 let events: ModelProgressEvent[];
-let mm: ModelManager;
+let mm: ModelLibrary;
 
 function entry(id: string, withHashes: boolean): CatalogEntry {
   return {
@@ -37,7 +37,7 @@ afterAll(() => hub.stop());
 beforeEach(async () => {
   modelsDir = await mkdtemp(join(tmpdir(), 'parley-verify-'));
   events = [];
-  mm = new ModelManager({ modelsDir, catalog: [entry('hashed', true), entry('tofu', false)], onEvent: (e) => events.push(e), retries: 0 });
+  mm = new ModelLibrary({ modelsDir, catalog: [entry('hashed', true), entry('tofu', false)], onEvent: (e) => events.push(e), retries: 0 });
 });
 afterEach(() => rm(modelsDir, { recursive: true, force: true }));
 
@@ -48,7 +48,7 @@ async function corrupt(id: string, file: string): Promise<void> {
   await writeFile(path, bytes);
 }
 
-describe('ModelManager.verify', () => {
+describe('ModelLibrary.verify', () => {
   it('passes an installed model and marks it verified in the list', async () => {
     await mm.pull('hashed');
     expect((await mm.info('hashed')).verified).toBe(true);

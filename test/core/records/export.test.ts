@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreEvents } from '../../../main/core/events.ts';
 import { CallStore } from '../../../main/core/records/call-store.ts';
-import { CSV_COLUMNS, csvCell, parseSince } from '../../../main/core/records/export.ts';
+import { CSV_COLUMNS, csvCell, parseSince } from '../../../main/core/records/export-format.ts';
 import { agent, caller, ended, metrics, started, tempDataDir } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -163,7 +163,7 @@ describe('export', () => {
 
 describe('npm run export (CLI)', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run(process.execPath, ['--import', 'tsx', 'main/export.ts', ...args], {
+    run(process.execPath, ['--import', 'tsx', 'main/cli/export.ts', ...args], {
       cwd: ROOT,
       env: { ...process.env, PARLEY_DATA_DIR: '', ...env },
       maxBuffer: 1 << 24,

@@ -7,12 +7,12 @@
  * token): it knows its live tunnel. Otherwise it starts Parley briefly (no plugin warm-up, no records), checks,
  * and stops it.
  */
-import { createCore } from './core/app.ts';
-import { helpText, loadConfig, parseArgs, type Config } from './core/config.ts';
-import { readControlToken } from './core/control-token.ts';
-import { formatDoctorReport, type DoctorReport } from './core/doctor.ts';
-import { errorMessage } from './core/errors.ts';
-import { consoleSink, createLogger } from './core/log.ts';
+import { createCore } from '../core/app.ts';
+import { helpText, loadConfig, parseArgs, type Config } from '../core/config.ts';
+import { readControlToken } from '../core/control-token.ts';
+import { formatDoctorReport, type DoctorReport } from '../core/setup-doctor.ts';
+import { errorMessage } from '../core/errors.ts';
+import { consoleSink, createLogger } from '../core/log.ts';
 
 /** The report of a Parley already running here, or null (none, or it would not tell us). */
 async function askRunning(config: Config): Promise<{ report: DoctorReport | null; note: string } | null> {

@@ -7,11 +7,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
-import { encodeWav } from './core/audio/wav.ts';
-import { readControlToken } from './core/control-token.ts';
-import { mediaStreamUrl } from './core/twilio/twiml.ts';
-import { errorMessage } from './core/errors.ts';
-import { TwilioCaller } from './sim/twilio-caller.ts';
+import { encodeWav } from '../core/audio/wav.ts';
+import { readControlToken } from '../core/control-token.ts';
+import { mediaStreamUrl } from '../core/twilio/twiml.ts';
+import { errorMessage } from '../core/errors.ts';
+import { TwilioCaller } from '../sim/twilio-caller.ts';
 
 interface Args {
   url: string;

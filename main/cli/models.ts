@@ -4,12 +4,11 @@
  * 1 something failed, 2 bad usage, 130 cancelled with Ctrl-C.
  */
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { errorMessage, isParleyError } from './core/errors.ts';
-import { loadCatalog, strayModelFolders } from './core/models/catalog.ts';
-import { ModelManager, type ModelInfo, type ModelProgressEvent } from './core/models/manager.ts';
-import { formatBytes } from './core/models/messages.ts';
+import { errorMessage, isParleyError } from '../core/errors.ts';
+import { loadCatalog, strayModelFolders } from '../core/models/catalog.ts';
+import { ModelLibrary, type ModelInfo, type ModelProgressEvent } from '../core/models/library.ts';
+import { formatBytes } from '../core/models/messages.ts';
 
 const USAGE = `Usage: npm run models -- <command> [options]
 
@@ -27,7 +26,7 @@ Options:
   --json               list: print JSON
   -h, --help           this text`;
 
-const APP_ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { APP_ROOT } from '../core/config.ts';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -137,7 +136,7 @@ async function main(): Promise<void> {
 
   const tty = Boolean(process.stdout.isTTY);
   const printer = progressPrinter(tty);
-  const manager = new ModelManager({ modelsDir, catalog: catalog.entries, onEvent: printer.onEvent });
+  const manager = new ModelLibrary({ modelsDir, catalog: catalog.entries, onEvent: printer.onEvent });
   const controller = new AbortController();
   process.on('SIGINT', () => {
     if (controller.signal.aborted) process.exit(130);

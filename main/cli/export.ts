@@ -10,9 +10,9 @@ import { rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { errorMessage, isParleyError, ParleyError } from './core/errors.ts';
-import { openRecordsDb, recordsDbPath } from './core/records/db.ts';
-import { exportRecords, parseSince, type ExportFormat } from './core/records/export.ts';
+import { errorMessage, isParleyError, ParleyError } from '../core/errors.ts';
+import { openRecordsDb, recordsDbPath } from '../core/records/db.ts';
+import { exportRecords, parseSince, type ExportFormat } from '../core/records/export-format.ts';
 
 const USAGE = `Usage: npm run export -- --format json|csv [--since DATE] [--out FILE] [--data-dir DIR]
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Config } from './config.ts';
 import { errorMessage } from './errors.ts';
-import type { ModelManager } from './models/manager.ts';
+import type { ModelLibrary } from './models/library.ts';
 import { PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import type { PublicEndpoint } from './tunnel/public-endpoint.ts';
@@ -32,7 +32,7 @@ export interface DoctorReport {
 export interface DoctorDeps {
   config: Config;
   plugins: PluginRegistry;
-  models: ModelManager;
+  models: ModelLibrary;
   account: TwilioAccount;
   endpoint: PublicEndpoint;
   /** The local URL when Parley is listening, else null. */

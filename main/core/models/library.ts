@@ -1,5 +1,5 @@
 /**
- * The model manager: lists the catalogue with what is on disk, pulls models (one file after another, several
+ * The model library: lists the catalogue with what is on disk, pulls models (one file after another, several
  * models at once, the same model twice joins the first pull), verifies and removes them, and reports progress
  * as `model.progress` core events through a callback. Plain Node: the core wires it up, the GUI and the CLI
  * only listen.
@@ -19,7 +19,7 @@ import { verifyModel, type VerifyResult } from './verify.ts';
 export type ModelProgressEvent = EventOf<'model.progress'>;
 export type { VerifyResult, VerifiedFile } from './verify.ts';
 
-export interface ModelManagerOptions {
+export interface ModelLibraryOptions {
   /** `<modelsDir>/<modelId>/<file.path>` is where plugins look (`join(ctx.modelDir, modelId)`). */
   modelsDir: string;
   /** The catalogue, or a function returning the current one (plugins are hot-reloaded). */
@@ -84,13 +84,13 @@ async function sizeOf(path: string): Promise<number | null> {
   }
 }
 
-export class ModelManager {
+export class ModelLibrary {
   readonly modelsDir: string;
-  readonly #options: ModelManagerOptions;
+  readonly #options: ModelLibraryOptions;
   readonly #log: Logger;
   readonly #active = new Map<string, ActivePull>();
 
-  constructor(options: ModelManagerOptions) {
+  constructor(options: ModelLibraryOptions) {
     this.modelsDir = options.modelsDir;
     this.#options = options;
     this.#log = (options.log ?? silentLogger).child({ component: 'models' });

@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createCore } from './core/app.ts';
-import { APP_ROOT, helpText, loadConfig, parseArgs } from './core/config.ts';
-import { errorMessage, isParleyError } from './core/errors.ts';
-import { attachWebGui, newGuiToken } from './web/gui-server.ts';
-import { headlessHost } from './web/headless-host.ts';
-import { rendererBuilt } from './web/static-files.ts';
+import { createCore } from '../core/app.ts';
+import { APP_ROOT, helpText, loadConfig, parseArgs } from '../core/config.ts';
+import { errorMessage, isParleyError } from '../core/errors.ts';
+import { attachWebGui, newGuiToken } from '../web/gui-server.ts';
+import { headlessHost } from '../web/headless-host.ts';
+import { rendererBuilt } from '../web/static-files.ts';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
