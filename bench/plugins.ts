@@ -11,7 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { LlmInstance, PluginInstance, SttInstance, TtsInstance } from '../main/core/plugins/api.ts';
-import { PluginWorker } from '../main/core/plugins/plugin-worker.ts';
+import { PluginProxy } from '../main/core/plugins/plugin-proxy.ts';
 import { createLogger } from '../main/core/log.ts';
 import { effectiveSettings } from '../main/core/plugins/manifest.ts';
 import { scanPlugins } from '../main/core/plugins/loader.ts';
@@ -139,7 +139,7 @@ export async function benchPlugins(options: BenchOptions): Promise<PluginBench[]
       log(`${manifest.name} (${manifest.kind})`);
       // Through the real host, as the app runs it: a worker process per plugin, the same ctx, the same IPC.
       const settings = effectiveSettings(manifest, options.settings?.[manifest.name] ?? {}, process.cwd());
-      const worker = new PluginWorker({ name: manifest.name, kind: manifest.kind, dir, main: manifest.main, settings, modelDir: options.modelDir }, logger);
+      const worker = new PluginProxy({ name: manifest.name, kind: manifest.kind, dir, main: manifest.main, settings, modelDir: options.modelDir }, logger);
       try {
         const before = rss();
         const started = performance.now();

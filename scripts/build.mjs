@@ -2,7 +2,9 @@
 // `npm run build`: the GUI (Vite → dist/renderer) and the app's bundles (esbuild):
 //   dist/main.mjs                 Electron main process (ESM; npm packages stay external, natives above all)
 //   dist/preload.cjs              the sandboxed preload (CommonJS: sandboxed preloads cannot be ES modules)
-//   dist/workers/plugin-host.mjs  the plugin host worker (main/core/workers.ts loads it next to main.mjs)
+//   dist/workers/plugin-host.mjs  the plugin host, a plugin's worker process (main/core/workers.ts forks it next
+//                                 to main.mjs); the plugin kit it hands out (ctx.import('parley:kit')) is inside it
+//   dist/workers/onnx-child.mjs   the kit's ONNX child process, which the kit forks from beside the plugin host
 //   dist/headless.mjs             the headless server, bundled the same way (proves the bundles under plain Node)
 // `npm run headless` runs from source (tsx) and needs only dist/renderer.
 import { rmSync } from 'node:fs';
@@ -47,8 +49,15 @@ export async function buildBundles() {
     }),
     esbuild.build({
       ...common,
-      entryPoints: [join(root, 'main', 'core', 'plugins', 'host-worker.ts')],
+      entryPoints: [join(root, 'main', 'core', 'plugins', 'plugin-host.ts')],
       outfile: join(root, 'dist', 'workers', 'plugin-host.mjs'),
+      format: 'esm',
+      packages: 'external',
+    }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'main', 'core', 'plugins', 'kit', 'onnx-child.mjs')],
+      outfile: join(root, 'dist', 'workers', 'onnx-child.mjs'),
       format: 'esm',
       packages: 'external',
     }),

@@ -12,46 +12,34 @@ import { createEnergyVad } from './audio/vad/energy.ts';
 import { createSileroVad } from './audio/vad/silero.ts';
 import type { VadEngine } from './audio/vad/types.ts';
 import { activePlugins, validatePatch, type Config } from './config.ts';
-import { CallSession, conversationSettings, type CallSessionOptions, type ConversationSettings } from './conversation/call-session.ts';
-import { ParleyError, errorMessage, isParleyError } from './errors.ts';
-import { CoreEvents, type CoreEvent, type AgentState, type CallDirection, type CallPlugins, type CallStatus, type CallStatusUpdate } from './events.ts';
+import { conversationSettings, type ConversationSettings } from './conversation/conversation-settings.ts';
+import { ParleyError, errorMessage } from './errors.ts';
+import { CoreEvents, type CallStatus } from './event-bus.ts';
 import { consoleSink, createLogger, type Logger } from './log.ts';
-import type { PluginKind } from './plugins/api.ts';
-import { PluginRegistry, type Lease } from './plugins/registry.ts';
-import { checkControlToken, type Authorizer } from './server/access.ts';
+import { PluginRegistry } from './plugins/registry.ts';
+import { checkControlToken, twilioSignatureAuthorizer, type Authorizer } from './server/access.ts';
 import { HttpServer } from './server/http.ts';
 import { MediaSocketServer } from './server/media-socket.ts';
-import { controlRoutes, direction, voiceRoutes } from './server/routes.ts';
+import { controlRoutes } from './server/control-routes.ts';
+import { voiceRoutes } from './server/voice-routes.ts';
 import { modelRoutes, pluginRoutes, recordRoutes } from './server/data-routes.ts';
+import { settingsRoutes, type SecretStore } from './server/settings-routes.ts';
 import { buildCatalog } from './models/catalog.ts';
 import { ModelLibrary } from './models/library.ts';
 import { CallStore } from './records/call-store.ts';
-import type { StartMessage } from './twilio/protocol.ts';
 import { ensureControlToken } from './control-token.ts';
 import { runDoctor, type DoctorReport } from './setup-doctor.ts';
-import { StatusBoard, type CoreStatus } from './status.ts';
+import { StatusBoard, type CoreStatus } from './status-board.ts';
 import { callRoutes } from './server/call-routes.ts';
 import type { Backoff, NgrokConnect } from './tunnel/ngrok.ts';
 import { PublicEndpoint } from './tunnel/public-endpoint.ts';
 import { TwilioAccount } from './twilio/account.ts';
-import { CallTracker, type CallTimeouts } from './twilio/call-tracker.ts';
-import { signatureSetupWarning, twilioSignatureAuthorizer } from './twilio/signature.ts';
-
-export interface LiveCall {
-  callSid: string;
-  /** null while the call has no media stream yet (queued, ringing, answered a moment ago). */
-  streamSid: string | null;
-  direction: CallDirection;
-  from: string | null;
-  to: string | null;
-  startedAt: number;
-  /** null until the media stream connects. */
-  state: AgentState | null;
-  /** null until the media stream connects. */
-  plugins: CallPlugins | null;
-  /** The call's status as Twilio last reported it (`in-progress` while the stream runs). */
-  status: CallStatus;
-}
+import { CallRegistry, type CallTimeouts } from './calls/call-registry.ts';
+import { hangUp } from './calls/hang-up.ts';
+import { openCall } from './calls/open-call.ts';
+import { signatureSetupWarning } from './twilio/signature.ts';
+import type { LiveCall } from '../shared/calls.ts';
+export type { LiveCall } from '../shared/calls.ts';
 
 export interface CoreOptions {
   log?: Logger;
@@ -74,6 +62,8 @@ export interface CoreOptions {
   callTimeouts?: Partial<CallTimeouts>;
   /** HTTP client for the doctor's probe of the public URL (tests reroute it). Default: global fetch. */
   fetch?: typeof fetch;
+  /** Where PUT /settings keeps secrets (the desktop app: its keychain). Default: none — env / .env only. */
+  secrets?: SecretStore;
 }
 
 export interface Core {
@@ -113,7 +103,6 @@ export interface Core {
 export function createCore(config: Config, options: CoreOptions = {}): Core {
   const log = options.log ?? createLogger({ level: config.logLevel, sinks: [consoleSink(config.logFormat)] });
   const events = options.events ?? new CoreEvents((err, event) => log.error('event listener failed', { event: event.type, error: errorMessage(err) }));
-  const sessions = new Map<string, CallSession>();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const pacing = new PacingStats();
   let vad: VadEngine | null = null;
@@ -154,19 +143,19 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     signatures(access, req, u, body);
     await options.authorize?.(access, req, u, body);
   };
-  const tracker: CallTracker = new CallTracker({
+  // The one registry of live calls: Twilio status, media stream and session, keyed by callSid.
+  const calls: CallRegistry = new CallRegistry({
     emit: (e) => events.emit(e),
     log: log.child({ component: 'calls' }),
     lookup: (sid): Promise<CallStatus | null> => account.lookup(sid),
     hangup: async (sid) => void (await account.rest().completeCall(sid)),
-    onFinal: (sid, status) => sessions.get(sid)?.end(`status ${status}`),
     publicUrl: () => endpoint.url(),
     ...(options.callTimeouts ? { timeouts: options.callTimeouts } : {}),
   });
   const account: TwilioAccount = new TwilioAccount({
     config,
     log,
-    tracker,
+    calls,
     publicUrl: () => endpoint.url(),
     publicProblem: () => endpoint.problem(),
     onStatus: (s) => board.set('twilio', s),
@@ -175,124 +164,26 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
 
   const http = new HttpServer({ log, authorize });
 
-  const startCall = (start: StartMessage, send: (text: string) => void): CallSession => {
-    const s = start.start;
-    if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
-    if (sessions.has(s.callSid)) throw new ParleyError('BAD_REQUEST', `call ${s.callSid} already has a media stream`);
-    const taken: { release(): void }[] = [];
-    const take = <K extends PluginKind>(kind: K): Lease<K> => {
-      const lease = plugins.acquire(kind);
-      taken.push(lease);
-      return lease;
-    };
-    let leases: CallSessionOptions['leases'];
-    try {
-      leases = { stt: take('stt'), llm: take('llm'), tts: take('tts') };
-    } catch (err) {
-      for (const l of taken) l.release();
-      throw err;
-    }
-    const p = s.customParameters;
-    const session = new CallSession({
-      callSid: s.callSid,
-      streamSid: s.streamSid,
-      direction: direction(p.direction),
-      from: p.from ?? null,
-      to: p.to ?? null,
-      customParameters: p,
-      models: { stt: plugins.modelOf(leases.stt.name), llm: plugins.modelOf(leases.llm.name), tts: plugins.modelOf(leases.tts.name) },
-      send,
-      events,
-      log: log.child({ callSid: s.callSid, streamSid: s.streamSid }),
-      vad: vad.createStream(),
-      leases,
-      settings: conversationSettings(config),
-      pacing,
-      onEnded: () => {
-        if (sessions.get(s.callSid) !== session) return;
-        sessions.delete(s.callSid);
-        tracker.streamEnded(s.callSid);
-      },
-    });
-    sessions.set(s.callSid, session);
-    tracker.streamStarted({ callSid: s.callSid, direction: session.direction, from: session.from, to: session.to });
-    session.start();
-    return session;
-  };
-
   const media = new MediaSocketServer({
     log,
-    onStart: startCall,
+    onStart: (start, socket) =>
+      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, recorder: () => records }, start, socket),
     onProblem: (callSid, code, message) => events.emit({ type: 'call.error', callSid, code, message, at: Date.now() }),
   });
   http.upgrade(media.handler('/media'));
 
-  const interrupt = (callSid: string) => {
-    const session = sessions.get(callSid);
-    if (!session) throw new ParleyError('CALL_NOT_FOUND', `no live call ${callSid}. GET /calls lists the live calls.`);
-    session.interrupt('manual');
-  };
-
-  const calls = (): LiveCall[] => {
-    const live: LiveCall[] = [...sessions.values()].map((s) => ({
-      callSid: s.callSid,
-      streamSid: s.streamSid,
-      direction: s.direction,
-      from: s.from,
-      to: s.to,
-      startedAt: s.startedAt,
-      state: s.state,
-      plugins: s.plugins,
-      status: tracker.get(s.callSid)?.status ?? 'in-progress',
-    }));
-    // Calls without a stream yet (ringing, just answered). One whose stream ended is over for the user.
-    for (const c of tracker.list()) {
-      if (sessions.has(c.callSid) || c.stream !== 'none') continue;
-      live.push({ callSid: c.callSid, streamSid: null, direction: c.direction ?? 'inbound', from: c.from, to: c.to, startedAt: c.createdAt, state: null, plugins: null, status: c.status });
-    }
-    return live;
-  };
-
-  const hangup = async (callSid: string): Promise<void> => {
-    const session = sessions.get(callSid);
-    if (account.configured()) {
-      try {
-        await account.hangup(callSid);
-      } catch (err) {
-        // A simulated call (no Twilio behind it) still hangs up here.
-        if (!(session && isParleyError(err, 'CALL_NOT_FOUND'))) throw err;
-      }
-    } else if (!session) {
-      if (tracker.get(callSid)) throw new ParleyError('NOT_CONFIGURED', `Can't hang up through Twilio: set ${account.missing()} in Settings.`);
-      throw new ParleyError('CALL_NOT_FOUND', `no live call ${callSid}. GET /calls lists the live calls.`);
-    }
-    if (session) {
-      session.end('hung up');
-      media.closeCall(callSid);
-    }
-  };
-
-  const routeDeps = {
-    publicUrl: () => endpoint.url(),
-    // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
-    statusCallback: (st: CallStatusUpdate) => {
-      tracker.update(st);
-    },
-    interrupt,
-    subscribe: (listener: (event: CoreEvent) => void) => events.onAny((e) => e.type !== 'call.audio' && listener(e)),
-    health: () => ({
-      ok: true,
-      instance,
-      calls: sessions.size,
-      uptimeSec: Math.round(process.uptime()),
-      version: process.env.npm_package_version ?? null,
-      // How late the media server's timers run (99th percentile since start): the pacing budget's health.
-      eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
-      pacing: pacing.snapshot(),
-    }),
-    liveCalls: calls,
-  };
-  const twilioRoutes = voiceRoutes(routeDeps);
+  const health = () => ({
+    ok: true,
+    instance,
+    calls: calls.streams,
+    uptimeSec: Math.round(process.uptime()),
+    version: process.env.npm_package_version ?? null,
+    // How late the media server's timers run (99th percentile since start): the pacing budget's health.
+    eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+    pacing: pacing.snapshot(),
+  });
+  // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
+  const twilioRoutes = voiceRoutes({ publicUrl: () => endpoint.url(), statusCallback: (st) => void calls.update(st) });
   // Where Twilio reaches us: PUBLIC_URL or the ngrok tunnel (which only ever sees the Twilio routes).
   const endpoint = new PublicEndpoint({
     config,
@@ -307,8 +198,19 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     ...(options.tunnelBackoff ? { backoff: options.tunnelBackoff } : {}),
   });
   const doctor = (): Promise<DoctorReport> => runDoctor({ config, plugins, models, account, endpoint, listeningUrl: () => url, instance, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const callDeps = { dial: (input: { to: string; from?: string }) => account.dial(input), hangup, status: () => board.get(), doctor };
-  http.route(...twilioRoutes, ...controlRoutes(routeDeps), ...callRoutes(callDeps), ...pluginRoutes(plugins), ...modelRoutes(models), ...recordRoutes(() => records));
+  const dial = (input: { to: string; from?: string }) => account.dial(input);
+  const hangup = (callSid: string) => hangUp(calls, account, callSid);
+  const interrupt = (callSid: string) => calls.interrupt(callSid);
+  const liveCalls = () => calls.live();
+  http.route(
+    ...twilioRoutes,
+    ...controlRoutes({ subscribe: (listener) => events.onAny(listener), health, status: () => board.get(), doctor }),
+    ...callRoutes({ liveCalls, dial, hangup, interrupt }),
+    ...pluginRoutes(plugins),
+    ...modelRoutes(models),
+    ...recordRoutes(() => records),
+    ...settingsRoutes(() => core, options.secrets),
+  );
   events.on('config.changed', (e) => {
     if (!started) return;
     void endpoint.reconfigure(e.keys);
@@ -320,7 +222,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     if (e.state === 'done') void plugins.retryFailed();
   });
 
-  return {
+  const core: Core = {
     config,
     events,
     log,
@@ -367,8 +269,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       return addr;
     },
     async stop() {
-      for (const s of sessions.values()) s.end('server stopping');
-      tracker.stop();
+      calls.stop('server stopping');
       await endpoint.stop();
       await media.close();
       await http.close();
@@ -381,8 +282,8 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       loopDelay.disable();
     },
     interrupt,
-    calls,
-    dial: callDeps.dial,
+    calls: liveCalls,
+    dial,
     hangup,
     status: () => board.get(),
     doctor,
@@ -406,4 +307,5 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       return valid;
     },
   };
+  return core;
 }

@@ -12,22 +12,9 @@ import { PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import type { PublicEndpoint } from './tunnel/public-endpoint.ts';
 import type { TwilioAccount } from './twilio/account.ts';
+import type { DoctorCheck, DoctorReport } from '../shared/status.ts';
 
-export interface DoctorCheck {
-  id: string;
-  title: string;
-  /** true: fine; false: needs fixing; null: skipped (does not apply, or depends on a failed check). */
-  ok: boolean | null;
-  detail: string;
-  /** What to do next ('' when ok). */
-  fix: string;
-}
-
-export interface DoctorReport {
-  /** false when any check failed. */
-  ok: boolean;
-  checks: DoctorCheck[];
-}
+export type { DoctorCheck, DoctorReport } from '../shared/status.ts';
 
 export interface DoctorDeps {
   config: Config;

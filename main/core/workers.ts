@@ -16,7 +16,7 @@ const fromSource = import.meta.url.endsWith('.ts');
 
 /** Worker entries by name → their source file, relative to main/core/. */
 const SOURCES = {
-  'plugin-host': './plugins/host-worker.ts',
+  'plugin-host': './plugins/plugin-host.ts',
 } as const;
 
 export type WorkerName = keyof typeof SOURCES;

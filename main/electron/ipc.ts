@@ -5,7 +5,7 @@
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import type { Core } from '../core/app.ts';
-import { CHANNELS, EVENT_CHANNEL, ipcName, type IpcResult } from '../ipc/contract.ts';
+import { CHANNELS, EVENT_CHANNEL, ipcName, type IpcResult } from '../shared/contract.ts';
 import { dispatch, forwardEvents, type Handlers } from '../ipc/handlers.ts';
 import { APP_ORIGIN, isAppUrl } from './protocol.ts';
 

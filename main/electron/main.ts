@@ -60,7 +60,8 @@ async function start(): Promise<void> {
   const problems: string[] = [];
   const saved = secrets.load((key) => problems.push(`The saved ${key} could not be decrypted (OS keychain changed?); enter it again in Settings.`));
   const config = loadConfig({ env, dotenv: true, overrides: saved });
-  core = createCore(config);
+  // The same keychain store serves the GUI's Settings and the control API's PUT /settings.
+  core = createCore(config, { secrets });
   for (const p of problems) core.log.warn(p);
 
   const handlers: Handlers = createHandlers(core, {

@@ -4,7 +4,7 @@
  * No ipcRenderer, no Electron event objects, no Node reach the page.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { EVENT_CHANNEL, ipcName, isChannel, type GuiEvent, type IpcResult, type PreloadApi } from '../ipc/contract.ts';
+import { EVENT_CHANNEL, ipcName, isChannel, type GuiEvent, type IpcResult, type PreloadApi } from '../shared/contract.ts';
 
 type Ipc = Pick<typeof ipcRenderer, 'invoke' | 'on' | 'removeListener'>;
 

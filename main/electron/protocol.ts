@@ -2,10 +2,10 @@
  * The `parley://app/` scheme the window loads from (instead of file://, which would give the page the whole
  * disk's origin): the built renderer with the GUI's Content-Security-Policy, and call recordings for <audio>.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import type { Protocol } from 'electron';
+import { fileResponse } from '../core/server/file-sender.ts';
 import { contentSecurityPolicy, contentType, rendererFile, SECURITY_HEADERS } from '../web/static-files.ts';
 
 export const APP_SCHEME = 'parley';
@@ -50,17 +50,7 @@ export async function handleAppRequest(request: Request, options: AppProtocolOpt
     }
     const file = options.recordingFile(sid);
     if (!file) return text(404, `call ${sid} has no finished recording`);
-    const size = statSync(file).size;
-    const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.get('range') ?? '');
-    const headers = { 'content-type': 'audio/wav', 'accept-ranges': 'bytes', ...SECURITY_HEADERS };
-    if (range) {
-      const start = Number(range[1]);
-      const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-      if (start >= size || start > end) return new Response(null, { status: 416, headers: { 'content-range': `bytes */${size}` } });
-      const body = Readable.toWeb(createReadStream(file, { start, end })) as ReadableStream;
-      return new Response(body, { status: 206, headers: { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) } });
-    }
-    return new Response(Readable.toWeb(createReadStream(file)) as ReadableStream, { status: 200, headers: { ...headers, 'content-length': String(size) } });
+    return fileResponse(request, file, { ...SECURITY_HEADERS });
   }
   const file = rendererFile(url.pathname, options.rendererDir);
   if (!file || !existsSync(file)) return text(404, url.pathname === '/index.html' ? 'The GUI is not built: run `npm run build`.' : 'not found');

@@ -9,8 +9,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SafeStorage } from 'electron';
-import { SECRET_SETTINGS, type SecretKey } from '../ipc/contract.ts';
-import type { SecretStore } from '../ipc/settings.ts';
+import { SECRET_SETTINGS, type SecretKey } from '../shared/contract.ts';
+import type { SecretStore } from '../core/settings.ts';
 
 type Storage = Pick<SafeStorage, 'isEncryptionAvailable' | 'encryptString' | 'decryptString'> & Partial<Pick<SafeStorage, 'getSelectedStorageBackend'>>;
 

@@ -17,8 +17,8 @@ import {
   type IpcResult,
   type RequestOf,
   type ResponseOf,
-} from './contract.ts';
-import { persistSettings, saveSettings, settingsView, type SecretStore } from './settings.ts';
+} from '../shared/contract.ts';
+import { persistSettings, saveSettings, settingsView, type SecretStore } from '../core/settings.ts';
 
 export interface HostServices {
   mode: AppInfo['mode'];
@@ -137,9 +137,7 @@ export async function dispatch(handlers: Handlers, channel: unknown, request: un
   }
 }
 
-/** The core's events as the GUI gets them (no raw audio); returns the unsubscribe function. */
+/** The core's events as the GUI gets them; returns the unsubscribe function. */
 export function forwardEvents(core: Core, send: (event: GuiEvent) => void): () => void {
-  return core.events.onAny((event) => {
-    if (event.type !== 'call.audio') send(event);
-  });
+  return core.events.onAny(send);
 }

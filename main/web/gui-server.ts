@@ -14,9 +14,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/app.ts';
 import { errorMessage } from '../core/errors.ts';
 import { tokensEqual } from '../core/server/access.ts';
-import { isChannel, type BridgeFrame } from '../ipc/contract.ts';
+import { isChannel, type BridgeFrame } from '../shared/contract.ts';
 import { createHandlers, dispatch, forwardEvents, type HostServices } from '../ipc/handlers.ts';
-import { contentSecurityPolicy, RENDERER_DIR, rendererFile, sendFile, SECURITY_HEADERS } from './static-files.ts';
+import { sendFile } from '../core/server/file-sender.ts';
+import { contentSecurityPolicy, RENDERER_DIR, rendererFile, SECURITY_HEADERS } from './static-files.ts';
 
 export const BRIDGE_PATH = '/bridge';
 const MAX_FRAME_BYTES = 1024 * 1024;
@@ -83,6 +84,7 @@ export function attachWebGui(core: Core, options: WebGuiOptions): WebGui {
     // Connect only back to this very origin: the bridge.
     const ws = `ws://${req.headers.host}`;
     sendFile(req, res, file, {
+      ...SECURITY_HEADERS,
       'content-security-policy': contentSecurityPolicy([ws]),
       'cache-control': isIndex ? 'no-store' : 'public, max-age=31536000, immutable',
     });
@@ -103,7 +105,7 @@ export function attachWebGui(core: Core, options: WebGuiOptions): WebGui {
         const sid = params.file!.replace(/\.wav$/, '');
         const file = core.records?.recordingFile(sid);
         if (!file) return refuse(res, 404, `Call ${sid} has no finished recording.`);
-        sendFile(req, res, file, { 'cache-control': 'no-store' });
+        sendFile(req, res, file, { 'cache-control': 'no-store', ...SECURITY_HEADERS });
       },
     },
   );

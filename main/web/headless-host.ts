@@ -4,22 +4,11 @@
  * exactly what we promise not to make); folders open with the desktop's opener when there is one.
  */
 import { spawn } from 'node:child_process';
-import type { SecretStore } from '../ipc/settings.ts';
+import { environmentOnlySecrets } from '../core/settings.ts';
 import type { HostServices } from '../ipc/handlers.ts';
 
-export const HEADLESS_SECRETS_DETAIL =
-  'In headless mode Parley reads secrets only from the environment or .env (TWILIO_AUTH_TOKEN, NGROK_AUTHTOKEN) and never saves them: add the line to .env and restart. The desktop app stores them with the OS keychain.';
-
-export const environmentOnlySecrets: SecretStore = {
-  writable: () => ({ writable: false, detail: HEADLESS_SECRETS_DETAIL }),
-  has: () => false,
-  save: () => {
-    throw new Error(HEADLESS_SECRETS_DETAIL);
-  },
-  clear: () => {
-    throw new Error(HEADLESS_SECRETS_DETAIL);
-  },
-};
+// The core's own default store (main/core/settings.ts): the control API's PUT /settings says the same.
+export { environmentOnlySecrets, HEADLESS_SECRETS_DETAIL } from '../core/settings.ts';
 
 /** xdg-open / open / explorer; false when none could be started (a server with no desktop). */
 export function openWithDesktop(path: string): Promise<boolean> {

@@ -1,30 +1,15 @@
 /**
- * Serving the built renderer (dist/renderer) and call recordings over HTTP, for the headless GUI. Both the
- * headless server and the Electron `parley://` protocol use the same Content-Security-Policy from here.
+ * The built renderer (dist/renderer): where it is, which request path maps to which file, and the headers it is
+ * served with. Both the headless server and the Electron `parley://` protocol use the same Content-Security-
+ * Policy from here; files themselves go out through the one sender, main/core/server/file-sender.ts.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basename, extname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { APP_ROOT } from '../core/config.ts';
 
+export { contentType } from '../core/server/file-sender.ts';
+
 export const RENDERER_DIR = resolve(APP_ROOT, 'dist', 'renderer');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.map': 'application/json',
-  '.json': 'application/json',
-  '.wav': 'audio/wav',
-};
-
-export function contentType(file: string): string {
-  return TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-}
 
 /**
  * The GUI's policy: only its own scripts and styles, no inline code, no plugins, no framing, no form posts,
@@ -72,28 +57,6 @@ export function rendererFile(pathname: string, root = RENDERER_DIR): string | nu
     return null;
   }
   return name ? join(root, 'assets', name) : null;
-}
-
-/** Send a file, honouring a single `Range: bytes=a-b` (audio seeking). */
-export function sendFile(req: IncomingMessage, res: ServerResponse, file: string, headers: Record<string, string>): void {
-  const size = statSync(file).size;
-  const base = { 'content-type': contentType(file), 'accept-ranges': 'bytes', ...SECURITY_HEADERS, ...headers };
-  const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-  if (range && (range[1] || range[2])) {
-    const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
-    const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-    if (start >= size || start > end) {
-      res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
-      return;
-    }
-    res.writeHead(206, { ...base, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file, { start, end }).pipe(res);
-    return;
-  }
-  res.writeHead(200, { ...base, 'content-length': String(size) });
-  if (req.method === 'HEAD') res.end();
-  else createReadStream(file).pipe(res);
 }
 
 export function rendererBuilt(root = RENDERER_DIR): boolean {

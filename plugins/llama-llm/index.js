@@ -1,9 +1,10 @@
 // llama-llm: a local GGUF model through node-llama-cpp, run in a child process (child.js) so a malformed model or
 // a native crash costs one turn, not the app. The child is started in create(), and restarted on demand at the
-// next chat() after it dies. Reaches the host only through ctx (ctx.resolve gives the runtime's entry file).
+// next chat() after it dies. Reaches the host only through ctx (ctx.resolve gives the runtime's entry file;
+// ctx.import('parley:kit') the errors).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { abortError, checkGgufHeader, pluginError, resolveModelFile } from './model-file.js';
+import { checkGgufHeader, resolveModelFile } from './model-file.js';
 
 const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
 const LOAD_TIMEOUT_MS = 300_000;
@@ -54,14 +55,16 @@ class DeltaStream {
 
 class LlamaLlm {
   #ctx;
+  #kit;
   #settings;
   #runtime;
   #child = null;
   #nextId = 1;
   #disposed = false;
 
-  constructor(ctx) {
+  constructor(ctx, kit) {
     this.#ctx = ctx;
+    this.#kit = kit;
     const s = ctx.settings;
     this.#settings = {
       threads: Number.isInteger(s.threads) && s.threads > 0 ? s.threads : 0,
@@ -71,7 +74,7 @@ class LlamaLlm {
       gpu: s.gpu === undefined || s.gpu === 'auto' ? 'auto' : s.gpu === 'false' ? false : s.gpu,
     };
     if (typeof ctx.resolve !== 'function') {
-      throw pluginError('PLUGIN_FAILED', 'llama-llm needs ctx.resolve("node-llama-cpp") to start its child process; this Parley host does not provide it.');
+      throw this.#kit.pluginError('PLUGIN_FAILED', 'llama-llm needs ctx.resolve("node-llama-cpp") to start its child process; this Parley host does not provide it.');
     }
     this.#runtime = ctx.resolve('node-llama-cpp');
   }
@@ -83,8 +86,8 @@ class LlamaLlm {
   }
 
   #spawn() {
-    const model = resolveModelFile(this.#ctx.settings, this.#ctx.modelDir);
-    checkGgufHeader(model.path, model.id);
+    const model = resolveModelFile(this.#ctx.settings, this.#ctx.modelDir, this.#kit);
+    checkGgufHeader(model.path, model.id, this.#kit);
     if (model.others.length > 0) this.#ctx.log.warn('several .gguf files in the model folder; using the first', { using: model.path, ignored: model.others });
 
     const proc = fork(CHILD, [], { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
@@ -110,7 +113,7 @@ class LlamaLlm {
         reject(err);
       };
       const timer = setTimeout(() => {
-        failLoad(pluginError('PLUGIN_FAILED', `llama.cpp did not finish loading ${model.path} within ${LOAD_TIMEOUT_MS / 1000} s.`, { file: model.path }));
+        failLoad(this.#kit.pluginError('PLUGIN_FAILED', `llama.cpp did not finish loading ${model.path} within ${LOAD_TIMEOUT_MS / 1000} s.`, { details: { file: model.path } }));
         proc.kill('SIGKILL');
       }, LOAD_TIMEOUT_MS);
       timer.unref();
@@ -122,7 +125,7 @@ class LlamaLlm {
           resolve(msg.info);
         } else if (msg.t === 'load-error') {
           clearTimeout(timer);
-          failLoad(pluginError(msg.code, msg.message, { file: model.path }));
+          failLoad(this.#kit.pluginError(msg.code, msg.message, { details: { file: model.path } }));
           proc.kill('SIGKILL');
         } else this.#onMessage(child, msg);
       });
@@ -132,13 +135,13 @@ class LlamaLlm {
         if (this.#child === child) this.#child = null;
         const how = signal ? `signal ${signal}` : `exit code ${code}`;
         const tail = child.stderr.length ? ` Last output: ${child.stderr.slice(-3).join(' | ')}` : '';
-        if (this.#disposed) reject(pluginError('PLUGIN_FAILED', 'llama-llm was disposed while its model was loading'));
+        if (this.#disposed) reject(this.#kit.pluginError('PLUGIN_FAILED', 'llama-llm was disposed while its model was loading'));
         else if (!child.info) {
           // Dying before "ready" means llama.cpp fell over on this file.
-          reject(pluginError('MODEL_CORRUPT', `llama.cpp crashed (${how}) while loading ${model.path}; the file is damaged or not supported.${tail}`, { file: model.path }));
+          reject(this.#kit.pluginError('MODEL_CORRUPT', `llama.cpp crashed (${how}) while loading ${model.path}; the file is damaged or not supported.${tail}`, { details: { file: model.path } }));
         }
         if (child.streams.size > 0) {
-          const err = pluginError('PLUGIN_FAILED', `llama.cpp stopped unexpectedly (${how}) while answering with ${model.path}; the next turn restarts it.${tail}`, { file: model.path });
+          const err = this.#kit.pluginError('PLUGIN_FAILED', `llama.cpp stopped unexpectedly (${how}) while answering with ${model.path}; the next turn restarts it.${tail}`, { details: { file: model.path } });
           for (const s of child.streams.values()) s.fail(err);
           child.streams.clear();
         }
@@ -167,7 +170,7 @@ class LlamaLlm {
       stream.end();
     } else if (msg.t === 'error') {
       child.streams.delete(msg.id);
-      stream.fail(pluginError(msg.code, msg.message, { file: child.model }));
+      stream.fail(this.#kit.pluginError(msg.code, msg.message, { details: { file: child.model } }));
     }
   }
 
@@ -178,7 +181,7 @@ class LlamaLlm {
     if (child.info) return child;
     let onAbort;
     const aborted = new Promise((_, reject) => {
-      onAbort = () => reject(abortError());
+      onAbort = () => reject(this.#kit.abortError(signal));
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     try {
@@ -194,16 +197,16 @@ class LlamaLlm {
   }
 
   async *#chat(messages, signal) {
-    if (this.#disposed) throw pluginError('PLUGIN_FAILED', 'llama-llm was disposed');
-    if (signal?.aborted) throw abortError();
-    if (!Array.isArray(messages) || messages.length === 0) throw pluginError('PLUGIN_FAILED', 'chat() needs at least one message');
+    if (this.#disposed) throw this.#kit.pluginError('PLUGIN_FAILED', 'llama-llm was disposed');
+    if (signal?.aborted) throw this.#kit.abortError(signal);
+    if (!Array.isArray(messages) || messages.length === 0) throw this.#kit.pluginError('PLUGIN_FAILED', 'chat() needs at least one message');
     const child = await this.#liveChild(signal);
     const id = this.#nextId++;
     const stream = new DeltaStream();
     child.streams.set(id, stream);
     const onAbort = () => {
       // Reject at once; the child stops generating in the background and stays up for the next turn.
-      stream.fail(abortError());
+      stream.fail(this.#kit.abortError(signal));
       child.streams.delete(id);
       if (!child.exited) child.proc.send({ t: 'abort', id });
     };
@@ -236,7 +239,7 @@ class LlamaLlm {
     const child = this.#child;
     this.#child = null;
     if (!child || child.exited) return;
-    for (const s of child.streams.values()) s.fail(abortError());
+    for (const s of child.streams.values()) s.fail(this.#kit.abortError());
     child.streams.clear();
     const exited = new Promise((resolve) => child.proc.once('exit', resolve));
     child.proc.kill('SIGTERM');
@@ -248,7 +251,7 @@ class LlamaLlm {
 
 export default {
   async create(ctx) {
-    const llm = new LlamaLlm(ctx);
+    const llm = new LlamaLlm(ctx, await ctx.import('parley:kit'));
     await llm.start();
     return llm;
   },

@@ -1,15 +1,12 @@
 // melo-tts: MeloTTS English (sherpa-onnx's ONNX export) on onnxruntime-node.
-// text -> normalize (text-normalize.js) -> sentence pieces (sentences.js) -> tokens + tones (melo-frontend.js)
-// -> model.onnx in a child process (onnx-runner.js) -> Float32Array at the model's sample rate, piece by piece.
-// Reaches the host only through ctx: ctx.import('onnxruntime-node' | 'phonemizer'), ctx.resolve for the child.
-import { readFile, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+// text (a clause, from the core) -> normalize -> pieces, only if it is still more than one -> tokens + tones
+// (melo-frontend.js) -> model.onnx in a child process -> Float32Array at the model's sample rate, piece by piece.
+// Reaches the host only through ctx: ctx.import('parley:kit') for the normalizer, the splitter, the ONNX runner
+// and errors; ctx.import('onnxruntime-node' | 'phonemizer'); ctx.resolve for the model's child process.
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { loadMeloFrontend } from './melo-frontend.js';
 import { readOnnxMetadata } from './onnx-metadata.js';
-import { abortable, abortError, openOnnxSession, pluginError } from './onnx-runner.js';
-import { speechChunks } from './sentences.js';
-import { normalizeEnglish } from './text-normalize.js';
 
 const manifest = JSON.parse(await readFile(new URL('./manifest.json', import.meta.url), 'utf8'));
 const DEFAULT_MODEL = manifest.models.find((m) => m.default)?.id ?? manifest.models[0].id;
@@ -19,23 +16,14 @@ const CATALOGUE = new Set(manifest.models.map((m) => m.id));
 const EN_SPEAKERS = { 'en-us': 0, 'en-br': 1, en_india: 2, 'en-india': 2, 'en-au': 3, 'en-default': 4 };
 const INPUTS = { x: 'int64', x_lengths: 'int64', tones: 'int64', sid: 'int64', noise_scale: 'float32', length_scale: 'float32', noise_scale_w: 'float32' };
 
-async function exists(path) {
-  return stat(path).then(
-    (s) => s,
-    () => undefined,
-  );
-}
-
-function missing(id, file, userPath) {
-  const err = userPath
-    ? pluginError('MODEL_MISSING', `melo-tts.model points at ${userPath}, but ${file} is missing: a MeloTTS model needs model.onnx, tokens.txt and lexicon.txt side by side`)
-    : pluginError('MODEL_MISSING', `model missing — run \`npm run models -- pull ${id}\` (looked for ${file})`);
-  err.details = { model: id, file };
-  return err;
+function missing({ pluginError, modelMissing }, id, file, userPath) {
+  if (!userPath) return modelMissing(id, file);
+  return pluginError('MODEL_MISSING', `melo-tts.model points at ${userPath}, but ${file} is missing: a MeloTTS model needs model.onnx, tokens.txt and lexicon.txt side by side`, { details: { model: id, file } });
 }
 
 /** Where model.onnx, tokens.txt and lexicon.txt are: the `model` setting, else the catalogue default. */
-export async function resolveModelFiles(ctx) {
+export function resolveModelFiles(ctx, kit) {
+  const { pluginError, statOrNull } = kit;
   const setting = typeof ctx.settings.model === 'string' ? ctx.settings.model.trim() : '';
   let id = DEFAULT_MODEL;
   let dir = join(ctx.modelDir, DEFAULT_MODEL);
@@ -43,7 +31,7 @@ export async function resolveModelFiles(ctx) {
   let userPath;
   if (setting) {
     userPath = setting;
-    const s = await exists(setting);
+    const s = statOrNull(setting);
     if (s?.isDirectory()) {
       dir = setting;
       model = join(dir, 'model.onnx');
@@ -61,17 +49,11 @@ export async function resolveModelFiles(ctx) {
     }
   }
   const files = { id, dir, model, tokens: join(dir, 'tokens.txt'), lexicon: join(dir, 'lexicon.txt') };
-  for (const f of [files.model, files.tokens, files.lexicon]) if (!(await exists(f))?.isFile()) throw missing(id, f, userPath);
+  for (const f of [files.model, files.tokens, files.lexicon]) if (!statOrNull(f)?.isFile()) throw missing(kit, id, f, userPath);
   return files;
 }
 
-function threadCount(setting) {
-  const n = Number(setting);
-  if (Number.isInteger(n) && n > 0) return n;
-  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
-}
-
-function checkMetadata(meta, file) {
+function checkMetadata({ pluginError }, meta, file) {
   if (!String(meta.comment ?? '').includes('melo')) {
     throw pluginError('MODEL_CORRUPT', `${file} is not a MeloTTS export (its metadata has comment=${JSON.stringify(meta.comment ?? null)}, expected "melo"). Use the piper-tts plugin for Piper voices.`);
   }
@@ -82,7 +64,7 @@ function checkMetadata(meta, file) {
   return sampleRate;
 }
 
-function checkInputs(session, file) {
+function checkInputs({ pluginError }, session, file) {
   const meta = new Map((session.inputMetadata ?? []).map((m) => [m.name, m]));
   for (const [name, type] of Object.entries(INPUTS)) {
     if (!session.inputNames.includes(name)) throw pluginError('MODEL_CORRUPT', `${file} has no input "${name}" (inputs: ${session.inputNames.join(', ')}); it is not a MeloTTS export`);
@@ -118,9 +100,11 @@ async function loadEspeak(ctx) {
 export default {
   async create(ctx) {
     const started = performance.now();
-    const files = await resolveModelFiles(ctx);
+    const kit = await ctx.import('parley:kit');
+    const { pluginError, abortError } = kit;
+    const files = resolveModelFiles(ctx, kit);
     const metadata = await readOnnxMetadata(files.model);
-    const sampleRate = checkMetadata(metadata, files.model);
+    const sampleRate = checkMetadata(kit, metadata, files.model);
     if (Number(metadata.jieba ?? 0) === 1) ctx.log.warn('melo-tts: this MeloTTS model also speaks Chinese, which needs jieba word segmentation; only its English is supported here');
     const settings = ctx.settings;
     const speed = Number(settings.speed ?? 1);
@@ -128,16 +112,16 @@ export default {
 
     const [espeak, session] = await Promise.all([
       settings.oov === 'spell' ? undefined : loadEspeak(ctx),
-      openOnnxSession({
+      kit.openOnnxSession({
         ctx,
         modelPath: files.model,
-        sessionOptions: { intraOpNumThreads: threadCount(settings.threads), interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 },
+        sessionOptions: { intraOpNumThreads: kit.threadCount(settings.threads), interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 },
       }),
     ]);
     let frontend;
     try {
-      checkInputs(session, files.model);
-      frontend = await loadMeloFrontend({ tokensPath: files.tokens, lexiconPath: files.lexicon, metadata, espeak, log: ctx.log });
+      checkInputs(kit, session, files.model);
+      frontend = await loadMeloFrontend({ tokensPath: files.tokens, lexiconPath: files.lexicon, metadata, espeak, log: ctx.log, pluginError });
     } catch (err) {
       await session.dispose();
       throw err;
@@ -180,7 +164,7 @@ export default {
       await speak('hello.', undefined); // warm-up: the first run of a session is the slow one
     } catch (err) {
       await session.dispose();
-      throw pluginError('MODEL_CORRUPT', `${files.model} failed its first run with tokens from ${files.tokens} (${err.message}); the files may not belong together`, err);
+      throw pluginError('MODEL_CORRUPT', `${files.model} failed its first run with tokens from ${files.tokens} (${err.message}); the files may not belong together`, { cause: err });
     }
 
     let disposed = false;
@@ -200,29 +184,10 @@ export default {
       async *synthesize(text, { signal } = {}) {
         if (disposed) throw pluginError('PLUGIN_FAILED', 'melo-tts was disposed');
         if (signal?.aborted) throw abortError(signal);
-        const pieces = speechChunks(normalizeEnglish(text));
-        // One piece is synthesized ahead while the caller consumes the previous one; `inner` cancels it if the
-        // caller stops early or aborts.
-        const inner = new AbortController();
-        const onAbort = () => inner.abort(signal.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const start = (i) => {
-          const p = speak(pieces[i], inner.signal);
-          p.catch(() => {}); // consumed below, or abandoned
-          return p;
-        };
-        try {
-          let next = pieces.length > 0 ? start(0) : undefined;
-          for (let i = 0; i < pieces.length; i++) {
-            const samples = await abortable(next, signal);
-            next = i + 1 < pieces.length ? start(i + 1) : undefined;
-            if (signal?.aborted) throw abortError(signal);
-            if (samples) yield { samples, sampleRate };
-          }
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-          inner.abort();
-        }
+        // The core hands over one clause, which stays one piece; a longer text is cut by the core's own splitter.
+        // One piece is synthesized ahead while the caller consumes the previous one.
+        const pieces = kit.splitClauses(kit.normalizeEnglish(text));
+        for await (const samples of kit.runAhead(pieces, speak, signal)) yield { samples, sampleRate };
       },
       async dispose() {
         if (disposed) return;

@@ -15,22 +15,22 @@
 //    and only then sherpa's letter-by-letter spelling.
 import { readFile } from 'node:fs/promises';
 import { ipaToArpabet } from './ipa-to-arpabet.js';
-import { pluginError } from './onnx-runner.js';
 
 const PIECE_END = new Set(['.', '!', '?', ',', '。', '！', '？', '，']);
 const PUNCT_TOKENS = new Set(['!', '?', '…', ',', '.', "'", '-']);
 
-export function parseTokens(text, file) {
+/** `corrupt(message)` makes the MODEL_CORRUPT error (the kit's pluginError) that parsing throws. */
+export function parseTokens(text, file, corrupt) {
   const token2id = new Map();
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '') return;
     const parts = line.trim().split(/\s+/);
-    if (parts.length !== 2 || !/^\d+$/.test(parts[1])) throw pluginError('MODEL_CORRUPT', `${file} line ${i + 1}: expected "<symbol> <id>", got "${line.slice(0, 60)}"`);
-    if (token2id.has(parts[0])) throw pluginError('MODEL_CORRUPT', `${file} line ${i + 1}: symbol "${parts[0]}" appears twice`);
+    if (parts.length !== 2 || !/^\d+$/.test(parts[1])) throw corrupt(`${file} line ${i + 1}: expected "<symbol> <id>", got "${line.slice(0, 60)}"`);
+    if (token2id.has(parts[0])) throw corrupt(`${file} line ${i + 1}: symbol "${parts[0]}" appears twice`);
     token2id.set(parts[0], Number(parts[1]));
   });
-  if (!token2id.has('_')) throw pluginError('MODEL_CORRUPT', `${file} has no "_" (blank/pad) symbol: it is not a MeloTTS tokens.txt`);
+  if (!token2id.has('_')) throw corrupt(`${file} has no "_" (blank/pad) symbol: it is not a MeloTTS tokens.txt`);
   return token2id;
 }
 
@@ -46,7 +46,7 @@ export function completeTokens(token2id, language) {
   return token2id;
 }
 
-export function parseLexicon(text, file, token2id) {
+export function parseLexicon(text, file, token2id, corrupt) {
   const words = new Map();
   let unknownPhones = 0;
   let lines = 0;
@@ -58,14 +58,14 @@ export function parseLexicon(text, file, token2id) {
     const word = parts[0].toLowerCase();
     if (words.has(word)) return;
     const rest = parts.slice(1);
-    if (rest.length % 2 !== 0) throw pluginError('MODEL_CORRUPT', `${file} line ${i + 1}: needs as many tones as phones ("${raw.slice(0, 60)}")`);
+    if (rest.length % 2 !== 0) throw corrupt(`${file} line ${i + 1}: needs as many tones as phones ("${raw.slice(0, 60)}")`);
     const n = rest.length / 2;
     const ids = [];
     const tones = [];
     for (let k = 0; k < n; k++) {
       const id = token2id.get(rest[k]);
       const tone = Number(rest[k + n]);
-      if (!Number.isInteger(tone) || tone < 0 || tone > 50) throw pluginError('MODEL_CORRUPT', `${file} line ${i + 1}: "${rest[k + n]}" is not a tone (0-50)`);
+      if (!Number.isInteger(tone) || tone < 0 || tone > 50) throw corrupt(`${file} line ${i + 1}: "${rest[k + n]}" is not a tone (0-50)`);
       if (id === undefined) {
         firstUnknown ??= `${rest[k]} (line ${i + 1})`;
         unknownPhones++;
@@ -220,14 +220,18 @@ export class MeloFrontend {
   }
 }
 
-/** Load tokens.txt + lexicon.txt. Throws MODEL_CORRUPT naming the file for anything malformed. */
-export async function loadMeloFrontend({ tokensPath, lexiconPath, metadata, espeak, log }) {
+/**
+ * Load tokens.txt + lexicon.txt. Throws MODEL_CORRUPT (made with `pluginError`, the kit's) naming the file for
+ * anything malformed.
+ */
+export async function loadMeloFrontend({ tokensPath, lexiconPath, metadata, espeak, log, pluginError }) {
+  const corrupt = (message) => pluginError('MODEL_CORRUPT', message);
   const [tokensText, lexiconText] = await Promise.all([readFile(tokensPath, 'utf8'), readFile(lexiconPath, 'utf8')]);
-  const token2id = completeTokens(parseTokens(tokensText, tokensPath), metadata.language ?? '');
-  const { words, lines, unknownPhones, firstUnknown } = parseLexicon(lexiconText, lexiconPath, token2id);
-  if (lines === 0) throw pluginError('MODEL_CORRUPT', `${lexiconPath} has no entries`);
+  const token2id = completeTokens(parseTokens(tokensText, tokensPath, corrupt), metadata.language ?? '');
+  const { words, lines, unknownPhones, firstUnknown } = parseLexicon(lexiconText, lexiconPath, token2id, corrupt);
+  if (lines === 0) throw corrupt(`${lexiconPath} has no entries`);
   if (unknownPhones > Math.max(10, lines * 0.01)) {
-    throw pluginError('MODEL_CORRUPT', `${lexiconPath} uses phones that ${tokensPath} does not have (${unknownPhones} of ${lines} lines, first: ${firstUnknown}); the two files do not belong together`);
+    throw corrupt(`${lexiconPath} uses phones that ${tokensPath} does not have (${unknownPhones} of ${lines} lines, first: ${firstUnknown}); the two files do not belong together`);
   }
   if (unknownPhones > 0) log.warn('melo-tts: lexicon lines with unknown phones were skipped', { count: unknownPhones, first: firstUnknown });
   return new MeloFrontend({

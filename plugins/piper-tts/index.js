@@ -1,42 +1,30 @@
 // piper-tts: Piper voices on onnxruntime-node, phonemes from espeak-ng (the `phonemizer` WASM build).
-// text -> normalize (text-normalize.js, English voices) -> sentences (sentences.js) -> espeak-ng phonemes ->
-// Piper phoneme ids (piper-phonemes.js) -> <voice>.onnx in a child process (onnx-runner.js) -> Float32Array.
-// Reaches the host only through ctx: ctx.import('onnxruntime-node' | 'phonemizer'), ctx.resolve for the child.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+// text (a clause, from the core) -> normalize (English voices) -> pieces, only if it is still more than one ->
+// espeak-ng phonemes -> Piper phoneme ids (piper-phonemes.js) -> <voice>.onnx in a child process -> Float32Array.
+// Reaches the host only through ctx: ctx.import('parley:kit') for the normalizer, the splitter, the ONNX runner
+// and errors; ctx.import('onnxruntime-node' | 'phonemizer'); ctx.resolve for the voice's child process.
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { abortable, abortError, openOnnxSession, pluginError } from './onnx-runner.js';
 import { BOS, EOS, PAD, phonemesToIds, sentencePhonemes } from './piper-phonemes.js';
-import { speechChunks } from './sentences.js';
-import { normalizeEnglish } from './text-normalize.js';
 
 const manifest = JSON.parse(await readFile(new URL('./manifest.json', import.meta.url), 'utf8'));
 const DEFAULT_VOICE = manifest.models.find((m) => m.default)?.id ?? manifest.models[0].id;
 const CATALOGUE = new Set(manifest.models.map((m) => m.id));
 
-async function exists(path) {
-  return stat(path).then(
-    (s) => s,
-    () => undefined,
-  );
-}
-
-function missing(id, file, userPath) {
-  const err = userPath
-    ? pluginError('MODEL_MISSING', `piper-tts.model points at ${userPath}, but ${file} is missing: a Piper voice is a .onnx file with its .onnx.json beside it`)
-    : pluginError('MODEL_MISSING', `model missing — run \`npm run models -- pull ${id}\` (looked for ${file})`);
-  err.details = { model: id, file };
-  return err;
+function missing({ pluginError, modelMissing }, id, file, userPath) {
+  if (!userPath) return modelMissing(id, file);
+  return pluginError('MODEL_MISSING', `piper-tts.model points at ${userPath}, but ${file} is missing: a Piper voice is a .onnx file with its .onnx.json beside it`, { details: { model: id, file } });
 }
 
 /** The voice's .onnx and .onnx.json: the `model` setting (file, folder or catalogue id), else the catalogue default. */
-export async function resolveVoiceFiles(ctx) {
+export async function resolveVoiceFiles(ctx, kit) {
+  const { pluginError, statOrNull } = kit;
   const setting = typeof ctx.settings.model === 'string' ? ctx.settings.model.trim() : '';
   let id = DEFAULT_VOICE;
   let onnx = join(ctx.modelDir, id, `${id}.onnx`);
   let userPath;
   if (setting) {
-    const s = await exists(setting);
+    const s = statOrNull(setting);
     userPath = setting;
     if (s?.isFile()) {
       onnx = setting.endsWith('.onnx.json') ? setting.slice(0, -'.json'.length) : setting;
@@ -56,12 +44,12 @@ export async function resolveVoiceFiles(ctx) {
     }
   }
   const json = `${onnx}.json`;
-  for (const f of [onnx, json]) if (!(await exists(f))?.isFile()) throw missing(id, f, userPath);
+  for (const f of [onnx, json]) if (!statOrNull(f)?.isFile()) throw missing(kit, id, f, userPath);
   return { id, onnx, json };
 }
 
 /** The .onnx.json, checked for what synthesis needs (piper's PiperConfig.from_dict). */
-export async function readVoiceConfig(file) {
+export async function readVoiceConfig(file, { pluginError }) {
   let config;
   try {
     config = JSON.parse(await readFile(file, 'utf8'));
@@ -91,12 +79,6 @@ export async function readVoiceConfig(file) {
   };
 }
 
-function threadCount(setting) {
-  const n = Number(setting);
-  if (Number.isInteger(n) && n > 0) return n;
-  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
-}
-
 function speakerId(setting, voice, log) {
   if (voice.numSpeakers <= 1) return undefined;
   const raw = String(setting ?? '').trim();
@@ -110,7 +92,7 @@ function speakerId(setting, voice, log) {
 }
 
 /** phonemizer's espeak-ng knows only some voices; say which before the first call, not during it. */
-async function espeakFor(ctx, voice, file) {
+async function espeakFor(ctx, { pluginError }, voice, file) {
   let phonemizer;
   try {
     phonemizer = await ctx.import('phonemizer');
@@ -147,20 +129,22 @@ const WARMUP = [
 export default {
   async create(ctx) {
     const started = performance.now();
-    const files = await resolveVoiceFiles(ctx);
-    const voice = await readVoiceConfig(files.json);
+    const kit = await ctx.import('parley:kit');
+    const { pluginError, abortError } = kit;
+    const files = await resolveVoiceFiles(ctx, kit);
+    const voice = await readVoiceConfig(files.json, kit);
     if (voice.phonemeType !== 'espeak') throw pluginError('PLUGIN_FAILED', `${files.json}: phoneme_type "${voice.phonemeType}" voices are not supported yet (only espeak)`);
     const settings = ctx.settings;
     const speed = Number(settings.speed ?? 1);
     if (!(speed > 0)) throw pluginError('PLUGIN_FAILED', `piper-tts.speed must be above 0 (got ${settings.speed})`);
 
     const [espeak, opened] = await Promise.allSettled([
-      espeakFor(ctx, voice.espeakVoice, files.json),
+      espeakFor(ctx, kit, voice.espeakVoice, files.json),
       // Piper loads with graph optimizations off: "roughly doubles load time for no visible inference benefit".
-      openOnnxSession({
+      kit.openOnnxSession({
         ctx,
         modelPath: files.onnx,
-        sessionOptions: { intraOpNumThreads: threadCount(settings.threads), interOpNumThreads: 1, graphOptimizationLevel: 'disabled', enableCpuMemArena: false, enableMemPattern: false, logSeverityLevel: 3 },
+        sessionOptions: { intraOpNumThreads: kit.threadCount(settings.threads), interOpNumThreads: 1, graphOptimizationLevel: 'disabled', enableCpuMemArena: false, enableMemPattern: false, logSeverityLevel: 3 },
       }),
     ]);
     if (opened.status === 'rejected') throw opened.reason;
@@ -223,7 +207,7 @@ export default {
     try {
       await speak('Hello.', undefined); // warm-up: the first run of a session is the slow one
     } catch (err) {
-      await fail(pluginError('MODEL_CORRUPT', `${files.onnx} failed its first run with ids from ${files.json} (${err.message}); the files may not belong together`, err));
+      await fail(pluginError('MODEL_CORRUPT', `${files.onnx} failed its first run with ids from ${files.json} (${err.message}); the files may not belong together`, { cause: err }));
     }
 
     let disposed = false;
@@ -242,29 +226,10 @@ export default {
       async *synthesize(text, { signal } = {}) {
         if (disposed) throw pluginError('PLUGIN_FAILED', 'piper-tts was disposed');
         if (signal?.aborted) throw abortError(signal);
-        const sentences = speechChunks(english ? normalizeEnglish(text) : String(text));
-        // One sentence is synthesized ahead while the caller consumes the previous one; `inner` cancels it if
-        // the caller stops early or aborts.
-        const inner = new AbortController();
-        const onAbort = () => inner.abort(signal.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const start = (i) => {
-          const p = speak(sentences[i], inner.signal);
-          p.catch(() => {});
-          return p;
-        };
-        try {
-          let next = sentences.length > 0 ? start(0) : undefined;
-          for (let i = 0; i < sentences.length; i++) {
-            const samples = await abortable(next, signal);
-            next = i + 1 < sentences.length ? start(i + 1) : undefined;
-            if (signal?.aborted) throw abortError(signal);
-            if (samples) yield { samples, sampleRate: voice.sampleRate };
-          }
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-          inner.abort();
-        }
+        // The core hands over one clause, which stays one piece; a longer text is cut by the core's own splitter.
+        // One piece is synthesized ahead while the caller consumes the previous one.
+        const pieces = kit.splitClauses(english ? kit.normalizeEnglish(text) : String(text));
+        for await (const samples of kit.runAhead(pieces, speak, signal)) yield { samples, sampleRate: voice.sampleRate };
       },
       async dispose() {
         if (disposed) return;

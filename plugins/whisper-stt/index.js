@@ -1,9 +1,10 @@
 // whisper-stt: Whisper (ONNX) through the host's @huggingface/transformers, local files only. The model is loaded
 // and warmed up in create(); non-speech never reaches it, and known hallucinations are stripped from what comes
-// back. The host runs each plugin instance in its own worker thread; this module also works on the main thread.
+// back. The host runs each plugin instance in a worker process of its own; errors come from the plugin kit
+// (ctx.import('parley:kit')).
 import { whisperFeatures } from './features.js';
 import { cleanTranscript, speechCheck } from './guard.js';
-import { abortError, pluginError, resolveModelFolder } from './model-folder.js';
+import { resolveModelFolder } from './model-folder.js';
 
 const SAMPLE_RATE = 16000;
 /** Whisper hears 30 s at a time; longer audio is cut into windows (splitIntoWindows). */
@@ -43,22 +44,9 @@ function splitIntoWindows(samples) {
   return windows;
 }
 
-/** Settle with `promise`, or reject with AbortError as soon as `signal` aborts (calling `onAbort` first). */
-function abortable(promise, signal, onAbort) {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    const abort = () => {
-      onAbort();
-      reject(abortError());
-    };
-    if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
-  });
-}
-
 class WhisperStt {
   #ctx;
+  #kit;
   #transformers;
   #asr;
   #features;
@@ -68,8 +56,9 @@ class WhisperStt {
   #queue = Promise.resolve();
   #disposed = false;
 
-  constructor(ctx, transformers, asr, generate, guard) {
+  constructor(ctx, kit, transformers, asr, generate, guard) {
     this.#ctx = ctx;
+    this.#kit = kit;
     this.#transformers = transformers;
     this.#asr = asr;
     this.#features = whisperFeatures(asr.processor.feature_extractor, transformers.Tensor);
@@ -79,7 +68,9 @@ class WhisperStt {
 
   static async create(ctx) {
     const s = ctx.settings;
-    const folder = resolveModelFolder(s, ctx.modelDir);
+    const kit = await ctx.import('parley:kit');
+    const { pluginError } = kit;
+    const folder = resolveModelFolder(s, ctx.modelDir, kit);
     const transformers = await ctx.import('@huggingface/transformers');
     // Never reach for the network: models come from the model manager or the user's own folder.
     transformers.env.allowRemoteModels = false;
@@ -96,11 +87,11 @@ class WhisperStt {
         session_options: threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {},
       });
     } catch (err) {
-      throw pluginError('MODEL_CORRUPT', `${folder.dir}: Whisper could not be loaded (${err?.message ?? err}). ${folder.id ? `Re-download it with \`npm run models -- pull ${folder.id}\`.` : 'Check the folder or point whisper-stt.model at another one.'}`, { file: folder.dir });
+      throw pluginError('MODEL_CORRUPT', `${folder.dir}: Whisper could not be loaded (${err?.message ?? err}). ${folder.id ? `Re-download it with \`npm run models -- pull ${folder.id}\`.` : 'Check the folder or point whisper-stt.model at another one.'}`, { details: { file: folder.dir } });
     }
     if (asr.model?.config?.model_type !== 'whisper') {
       await asr.dispose?.();
-      throw pluginError('MODEL_CORRUPT', `${folder.dir} holds a "${asr.model?.config?.model_type}" model, not Whisper.`, { file: folder.dir });
+      throw pluginError('MODEL_CORRUPT', `${folder.dir} holds a "${asr.model?.config?.model_type}" model, not Whisper.`, { details: { file: folder.dir } });
     }
     const loadMs = performance.now() - started;
 
@@ -115,7 +106,7 @@ class WhisperStt {
       minSpeechMs: Number.isInteger(s.minSpeechMs) ? s.minSpeechMs : 200,
     };
 
-    const stt = new WhisperStt(ctx, transformers, asr, generate, guard);
+    const stt = new WhisperStt(ctx, kit, transformers, asr, generate, guard);
     // Warm up: one short run allocates the sessions' buffers, so the first caller does not pay for it.
     const warmStarted = performance.now();
     try {
@@ -125,7 +116,7 @@ class WhisperStt {
       await asr.dispose?.();
       const message = err?.message ?? String(err);
       if (/language/i.test(message)) throw pluginError('PLUGIN_FAILED', `whisper-stt.language "${language}" is not a language ${folder.dir} knows (${message}).`);
-      throw pluginError('MODEL_CORRUPT', `${folder.dir}: Whisper loaded but failed to run (${message}). Its ONNX files do not match what transformers.js expects.`, { file: folder.dir });
+      throw pluginError('MODEL_CORRUPT', `${folder.dir}: Whisper loaded but failed to run (${message}). Its ONNX files do not match what transformers.js expects.`, { details: { file: folder.dir } });
     }
     ctx.log.info('whisper model loaded', {
       model: folder.dir,
@@ -157,8 +148,9 @@ class WhisperStt {
   }
 
   async transcribe(audio, { signal } = {}) {
+    const { abortable, abortError, pluginError } = this.#kit;
     if (this.#disposed) throw pluginError('PLUGIN_FAILED', 'whisper-stt was disposed');
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError(signal);
     const samples = audio?.samples;
     if (!(samples instanceof Float32Array)) throw pluginError('PLUGIN_FAILED', 'transcribe() needs audio.samples as a Float32Array');
     if (audio.sampleRate !== SAMPLE_RATE) throw pluginError('PLUGIN_FAILED', `whisper-stt needs ${SAMPLE_RATE} Hz audio, got ${audio.sampleRate} Hz`);
@@ -187,7 +179,7 @@ class WhisperStt {
       if (err?.name === 'AbortError') throw err;
       throw pluginError('PLUGIN_FAILED', `Whisper failed to transcribe ${seconds.toFixed(1)} s of audio: ${err?.message ?? err}`);
     }
-    if (result === null) throw abortError();
+    if (result === null) throw abortError(signal);
     const cleaned = cleanTranscript(result.text);
     this.#ctx.log.debug('transcribed', {
       seconds: Number(seconds.toFixed(2)),

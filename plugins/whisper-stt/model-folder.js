@@ -1,22 +1,6 @@
 // Which Whisper folder to load, and whether it holds every file transformers.js will ask for.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** An Error with the `code` the host turns into a user-facing message. */
-export function pluginError(code, message, details) {
-  const err = new Error(message);
-  err.name = 'PluginError';
-  err.code = code;
-  if (details) err.details = details;
-  return err;
-}
-
-export function abortError() {
-  const err = new Error('The operation was aborted');
-  err.name = 'AbortError';
-  err.code = 'ABORT_ERR';
-  return err;
-}
 
 const manifest = JSON.parse(readFileSync(new URL('./manifest.json', import.meta.url), 'utf8'));
 
@@ -37,33 +21,18 @@ export function requiredFiles(dtype) {
   ];
 }
 
-function isFile(path) {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDir(path) {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The Whisper folder from the `model` setting or the catalogue default in `modelDir`, with every required file
- * present; otherwise MODEL_MISSING naming the files looked for and the fix.
+ * present; otherwise MODEL_MISSING naming the files looked for and the fix. `kit` is the plugin kit.
  */
-export function resolveModelFolder(settings, modelDir) {
+export function resolveModelFolder(settings, modelDir, { pluginError, statOrNull }) {
+  const isFile = (path) => statOrNull(path)?.isFile() === true;
   const dtype = settings.dtype ?? 'q8';
   const setting = typeof settings.model === 'string' && settings.model !== '' ? settings.model : null;
   const spec = manifest.models.find((m) => m.default) ?? manifest.models[0];
   const dir = setting ?? join(modelDir, spec.id);
-  if (setting && !isDir(setting)) {
-    throw pluginError('MODEL_MISSING', `model missing — whisper-stt.model is set to ${setting}, which is not a folder. Set whisper-stt.model to a Whisper folder in transformers.js layout (config.json, tokenizer.json, onnx/…), or unset it to use ${spec.id}.`, { file: setting });
+  if (setting && !statOrNull(setting)?.isDirectory()) {
+    throw pluginError('MODEL_MISSING', `model missing — whisper-stt.model is set to ${setting}, which is not a folder. Set whisper-stt.model to a Whisper folder in transformers.js layout (config.json, tokenizer.json, onnx/…), or unset it to use ${spec.id}.`, { details: { file: setting } });
   }
   const missing = requiredFiles(dtype).filter((f) => !isFile(join(dir, f)));
   if (missing.length > 0) {
@@ -74,7 +43,7 @@ export function resolveModelFolder(settings, modelDir) {
       : catalogueHas
         ? `the catalogue model ships q8 weights only: set whisper-stt.dtype to q8`
         : `run \`npm run models -- pull ${spec.id}\``;
-    throw pluginError('MODEL_MISSING', `model missing — ${fix} (looked for ${looked}).`, { file: join(dir, missing[0]), modelId: setting ? undefined : spec.id });
+    throw pluginError('MODEL_MISSING', `model missing — ${fix} (looked for ${looked}).`, { details: { file: join(dir, missing[0]), modelId: setting ? undefined : spec.id } });
   }
   return { dir, id: setting ? null : spec.id, dtype };
 }

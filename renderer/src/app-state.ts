@@ -2,8 +2,7 @@
  * The GUI's shared state, fed by the core's events through the bridge: live calls, model progress, status,
  * and change counters that tell views to refetch (plugins, settings, records). Toasts live here too.
  */
-import type { EventOf } from '../../main/core/events.ts';
-import type { GuiEvent, StatusReport } from '../../main/ipc/contract.ts';
+import type { EventOf, GuiEvent, StatusReport } from '../../main/shared/contract.ts';
 import { bridge, call, messageOf } from './bridge.ts';
 import { reduceCalls, seedCalls, Store, type CallsState } from './store.ts';
 

@@ -3,7 +3,7 @@
  * WebSocket bridge (browser). Views call `bridge.invoke(channel, request)` and get the response, or an
  * `IpcFailure` carrying the core's code and message.
  */
-import type { Bridge, BridgeFrame, Channel, GuiEvent, IpcError, IpcResult, PreloadApi, RequestOf, ResponseOf } from '../../main/ipc/contract.ts';
+import type { Bridge, BridgeFrame, Channel, GuiEvent, IpcError, IpcResult, PreloadApi, RequestOf, ResponseOf } from '../../main/shared/contract.ts';
 
 declare global {
   interface Window {

@@ -4,8 +4,7 @@
  * `reduceCalls` is a pure function of (state, event): easy to reason about and to test.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { GuiEvent, LiveCall } from '../../main/ipc/contract.ts';
-import type { AgentState, CallDirection, TurnMetrics } from '../../main/core/events.ts';
+import type { AgentState, CallDirection, GuiEvent, LiveCall, TurnMetrics } from '../../main/shared/contract.ts';
 
 export interface AgentLine {
   text: string;

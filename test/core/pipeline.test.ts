@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../main/sim/twilio-caller.ts';
-import type { EventOf } from '../../main/core/events.ts';
+import type { EventOf } from '../../main/core/event-bus.ts';
 import { writeTinyWhisper } from '../helpers/tiny-whisper.ts';
 import { writePiperVoice } from '../helpers/tiny-tts-models.ts';
 import { AUDIO, startTestCore, until, type TestCore } from '../helpers/core.ts';

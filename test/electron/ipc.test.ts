@@ -24,7 +24,7 @@ const electron = vi.hoisted(() => {
 });
 vi.mock('electron', () => ({ ...electron, default: electron }));
 
-import { CHANNELS, EVENT_CHANNEL, ipcName, type PreloadApi } from '../../main/ipc/contract.ts';
+import { CHANNELS, EVENT_CHANNEL, ipcName, type PreloadApi } from '../../main/shared/contract.ts';
 import type { Handlers } from '../../main/ipc/handlers.ts';
 import { registerIpc, senderProblem } from '../../main/electron/ipc.ts';
 

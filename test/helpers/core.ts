@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCore, type Core, type CoreOptions } from '../../main/core/app.ts';
 import { loadConfig, type Config } from '../../main/core/config.ts';
-import type { CoreEvent } from '../../main/core/events.ts';
+import type { CoreEvent } from '../../main/core/event-bus.ts';
 import { createLogger, memorySink, type LogRecord } from '../../main/core/log.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -37,9 +37,7 @@ export async function startTestCore(overrides: Partial<Config> = {}, options: Co
   const log = createLogger({ level: 'debug', sinks: [sink] });
   const core = createCore(config, { log, watchPlugins: false, ...options });
   const events: CoreEvent[] = [];
-  core.events.onAny((e) => {
-    if (e.type !== 'call.audio') events.push(e);
-  });
+  core.events.onAny((e) => void events.push(e));
   const { url } = await core.start();
   // Tests measure the engine, not worker start-up: wait for the active plugins to be warm, as a running app is.
   await until(() => core.plugins.list().filter((p) => p.active).every((p) => p.status === 'ready' || p.status === 'failed' || p.status === 'broken'), 'plugins to warm up', 30_000);

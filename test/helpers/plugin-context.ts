@@ -1,13 +1,14 @@
 /**
  * A `PluginContext` for driving a plugin directly from a test, built the way the host builds it: manifest
- * defaults merged with the test's settings (path settings resolved to absolute paths), `import(name)` limited to
- * HOST_RUNTIMES, `resolve(name)` giving the absolute file of a runtime's ESM entry, and a log that records
- * every line so a test can assert on what the plugin told the user.
+ * defaults merged with the test's settings (path settings resolved to absolute paths), `import(name)` and
+ * `resolve(name)` answered by the host's own plugin-imports.ts (the host runtimes, the plugin kit), and a log that
+ * records every line so a test can assert on what the plugin told the user.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { HOST_RUNTIMES, type PluginContext, type PluginLog, type PluginModule } from '../../main/core/plugins/api.ts';
+import type { PluginContext, PluginLog, PluginModule } from '../../main/core/plugins/api.ts';
+import { importForPlugin, resolveForPlugin } from '../../main/core/plugins/plugin-imports.ts';
 import { effectiveSettings, readManifest } from '../../main/core/plugins/manifest.ts';
 import type { PluginManifest } from '../../main/core/plugins/api.ts';
 
@@ -29,10 +30,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The folder of a built-in plugin, e.g. `pluginFolder('llama-llm')`. */
 export function pluginFolder(name: string): string {
   return join(ROOT, 'plugins', name);
-}
-
-function isHostRuntime(name: string): boolean {
-  return (HOST_RUNTIMES as readonly string[]).includes(name);
 }
 
 export function makeLog(lines: LogLine[], echo = process.env.PARLEY_TEST_LOG === '1'): PluginLog {
@@ -61,8 +58,8 @@ export interface ContextOptions {
 export async function makePluginContext(options: ContextOptions): Promise<TestPluginContext & { manifest: PluginManifest }> {
   const manifest = await readManifest(options.pluginDir);
   const logs: LogLine[] = [];
-  const allowed = (name: string) => isHostRuntime(name) && !(options.withoutRuntimes ?? []).includes(name);
-  const refuse = (name: string, what: string) => new Error(`"${name}" is not a host runtime here; plugins may ${what} only ${HOST_RUNTIMES.join(', ')}`);
+  const missing = (name: string) => (options.withoutRuntimes ?? []).includes(name);
+  const refuse = (name: string) => new Error(`"${name}" is not a host runtime here: this test's host leaves it out`);
   const ctx: TestPluginContext & { manifest: PluginManifest } = {
     manifest,
     settings: effectiveSettings(manifest, options.settings ?? {}, options.baseDir ?? process.cwd()),
@@ -71,16 +68,26 @@ export async function makePluginContext(options: ContextOptions): Promise<TestPl
     log: makeLog(logs),
     logs,
     async import(name: string) {
-      if (!allowed(name)) throw refuse(name, 'import');
-      return import(name);
+      if (missing(name)) throw refuse(name);
+      return importForPlugin(name);
     },
     resolve(name: string) {
-      if (!allowed(name)) throw refuse(name, 'resolve');
-      return fileURLToPath(import.meta.resolve(name));
+      if (missing(name)) throw refuse(name);
+      return resolveForPlugin(name);
     },
   };
   if (options.withoutResolve) delete (ctx as Partial<TestPluginContext>).resolve;
   return ctx;
+}
+
+/** What `promise` rejects with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
 }
 
 /** Import a plugin's main module the way the host does: by file URL, from its own folder. */

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PluginContext, PluginManifest, TtsInstance } from '../../main/core/plugins/api.ts';
-import { importPlugin, makePluginContext, type ContextOptions, type LogLine, type TestPluginContext } from './plugin-context.ts';
+import { importPlugin, makePluginContext, rejection, type ContextOptions, type LogLine, type TestPluginContext } from './plugin-context.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -53,3 +53,22 @@ export async function speakAll(tts: TtsInstance, text: string, signal: AbortSign
   return { chunks, sampleRate, arrivals, samples };
 }
 
+
+/**
+ * Take the first chunk of a three-sentence text, then abort 20 ms into the next run: how long the first run took
+ * (the next one is in flight about as long), what the iterator rejected with, and how soon after the abort.
+ */
+export async function abortMidRun(tts: TtsInstance): Promise<{ runMs: number; err: Error; stoppedMs: number }> {
+  const ac = new AbortController();
+  const it = tts.synthesize('Hello world. Thank you for calling. Goodbye.', { signal: ac.signal })[Symbol.asyncIterator]();
+  const t0 = performance.now();
+  await it.next();
+  const runMs = performance.now() - t0;
+  let abortedAt = 0;
+  setTimeout(() => {
+    abortedAt = performance.now();
+    ac.abort();
+  }, 20);
+  const err = await rejection(it.next());
+  return { runMs, err, stoppedMs: performance.now() - abortedAt };
+}

@@ -1,32 +1,17 @@
 /**
- * The contract's own rules and the Settings data: E.164 checks the Dial view uses; saving settings is all or
- * nothing, field by field errors, live on the core, persisted without secrets; plugin values are checked
- * against the plugin's declared settings.
+ * The contract's own rules and the Settings data: the E.164 check the Dial view uses (the very one the core
+ * dials with); saving settings is all or nothing, field by field errors, live on the core, persisted without
+ * secrets; plugin values are checked against the plugin's declared settings.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settingsFilePath } from '../../main/core/config.ts';
 import { isParleyError } from '../../main/core/errors.ts';
-import { CHANNELS, numberProblem, normalizeNumber, validateRequest } from '../../main/ipc/contract.ts';
+import { CHANNELS, numberProblem, normalizeNumber, validateRequest } from '../../main/shared/contract.ts';
 import { createHandlers } from '../../main/ipc/handlers.ts';
-import { persistSettings, pluginValueProblem, saveSettings, type SecretStore } from '../../main/ipc/settings.ts';
+import { persistSettings, pluginValueProblem, saveSettings, type SecretStore } from '../../main/core/settings.ts';
 import { startTestCore, type TestCore } from '../helpers/core.ts';
-
-class MemorySecrets implements SecretStore {
-  saved = new Map<string, string>();
-  writable() {
-    return { writable: true, detail: 'test keychain' };
-  }
-  has(k: string) {
-    return this.saved.has(k);
-  }
-  save(k: string, v: string) {
-    this.saved.set(k, v);
-  }
-  clear(k: string) {
-    this.saved.delete(k);
-  }
-}
+import { MemorySecrets } from '../helpers/memory-secrets.ts';
 
 describe('contract helpers', () => {
   it.each([
@@ -34,9 +19,10 @@ describe('contract helpers', () => {
     ['+1 (555) 123-4567', null],
     ['0044 20 7946 0958', null],
     ['555 1234', /country code/],
-    ['+0123456789', /not a full international number/],
-    ['+1555', /not a full international number/],
-    ['+1555abc4567', /Only digits/],
+    ['+0123456789', /country codes never start with 0/],
+    ['+1555', /is too short/],
+    ['+1555abc4567', /contains letters/],
+    ['+1 555 123 4567 8901 2', /at most 15/],
     ['', /Enter a number/],
   ])('numberProblem(%j)', (input, expected) => {
     const p = numberProblem(input);

@@ -3,7 +3,7 @@
  * every test plugin passes the same checks of the public contract — the checks a third party's plugin must pass.
  *
  *  - folder: a valid manifest, a README for built-ins, nothing imported from outside the folder
- *  - host: created in a worker process exactly as the app does, and answers with the right shapes
+ *  - host: created in a worker process (the plugin host) exactly as the app does, and answers with the right shapes
  *  - streaming: LLM text and TTS audio arrive in pieces, the first before the last is made
  *  - abort: a call stops with an AbortError within 100 ms of its signal
  *  - errors: a missing model is MODEL_MISSING with the pull command, not a stack trace
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlmInstance, PluginInstance, PluginKind, SttInstance, TtsInstance } from '../../main/core/plugins/api.ts';
 import { readManifest, effectiveSettings } from '../../main/core/plugins/manifest.ts';
-import { PluginWorker } from '../../main/core/plugins/plugin-worker.ts';
+import { PluginProxy } from '../../main/core/plugins/plugin-proxy.ts';
 import { createLogger } from '../../main/core/log.ts';
 import { resample } from '../../main/core/audio/resample.ts';
 import { readWav } from '../../main/core/audio/wav.ts';
@@ -95,7 +95,7 @@ describe.each(SUBJECTS)('$name ($kind) conformance', (subject) => {
 
   it('runs in a host worker process exactly as the app runs it, with the contract shapes, streamed', async () => {
     const manifest = await readManifest(subject.dir);
-    const worker = new PluginWorker(
+    const worker = new PluginProxy(
       { name: manifest.name, kind: manifest.kind, dir: subject.dir, main: manifest.main, settings: effectiveSettings(manifest, subject.settings()), modelDir: join(work, 'models') },
       createLogger({ sinks: [] }),
     );

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LlmInstance, PluginModule } from '../../main/core/plugins/api.ts';
 import { readManifest } from '../../main/core/plugins/manifest.ts';
-import { foreignImports, importPlugin, makePluginContext, pluginFolder, type TestPluginContext } from '../helpers/plugin-context.ts';
+import { foreignImports, importPlugin, makePluginContext, pluginFolder, rejection, type TestPluginContext } from '../helpers/plugin-context.ts';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.ts';
 
 const STORIES = fileURLToPath(new URL('../fixtures/models/stories260K.gguf', import.meta.url));
@@ -67,15 +67,6 @@ async function firstDeltas(llm: LlmInstance, messages: Parameters<LlmInstance['c
     if (++count >= n) break;
   }
   return { text, count, firstMs };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {

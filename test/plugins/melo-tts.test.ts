@@ -19,13 +19,10 @@ import { ipaToArpabet } from '../../plugins/melo-tts/ipa-to-arpabet.js';
 import { addBlank, loadMeloFrontend } from '../../plugins/melo-tts/melo-frontend.js';
 // @ts-expect-error plain-JS plugin module without type declarations
 import { readOnnxMetadata } from '../../plugins/melo-tts/onnx-metadata.js';
-// @ts-expect-error plain-JS plugin module without type declarations
-import { speechChunks, splitSentences } from '../../plugins/melo-tts/sentences.js';
-// @ts-expect-error plain-JS plugin module without type declarations
-import { normalizeEnglish } from '../../plugins/melo-tts/text-normalize.js';
+import * as kit from '../../main/core/plugins/kit/index.js';
 import { buildPiperModel, decodeIds, MELO_EN_SYMBOLS, MELO_SAMPLES_PER_TOKEN, meloLexiconLine, meloMetadata, writeMeloModel } from '../helpers/tiny-tts-models.ts';
-import { createTts, makeTtsContext, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
-import { foreignImports } from '../helpers/plugin-context.ts';
+import { abortMidRun, createTts, makeTtsContext, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
+import { foreignImports, rejection } from '../helpers/plugin-context.ts';
 
 const PLUGIN = ttsPluginDir('melo-tts');
 const ID = 'vits-melo-tts-en';
@@ -35,15 +32,6 @@ let models: string; // a models root holding the catalogue default, as the model
 async function melo(options: TtsContextOptions = {}) {
   const ctx = await makeTtsContext(PLUGIN, { modelDir: models, ...options });
   return { ctx, tts: await createTts(PLUGIN, ctx) };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a failure');
 }
 
 beforeAll(async () => {
@@ -68,40 +56,6 @@ describe('manifest', () => {
       expect(f.url).toMatch(/^https:\/\/huggingface\.co\/.+\/resolve\/.+/);
       expect(f.sha256).toBeUndefined();
     }
-  });
-});
-
-describe('text normalization', () => {
-  it.each([
-    ['It costs $12.50.', 'It costs twelve dollars and fifty cents.'],
-    ['$1, $0.99, $5 million', 'one dollar, ninety nine cents, five million dollars'],
-    ['£3.20 or €1.01', 'three pounds and twenty pence or one euro and one cent'],
-    ['Meet me at 3:30 pm.', 'Meet me at three thirty p m.'],
-    ['at 10:05 a.m. Then lunch.', 'at ten oh five a m. Then lunch.'],
-    ['open 9:00 to 17:30', "open nine o'clock to five thirty p m"],
-    ['at 3pm', 'at three p m'],
-    ['I have 21 cats and 1,234 dogs', 'I have twenty one cats and one thousand two hundred thirty four dogs'],
-    ['in 2024, 1905 and 2005', 'in twenty twenty four, nineteen oh five and two thousand five'],
-    ['3.14 and -5 and 50%', 'three point one four and minus five and fifty percent'],
-    ['the 2nd and 23rd and 100th', 'the second and twenty third and one hundredth'],
-    ['Call (555) 123-4567.', 'Call five five five, one two three, four five six seven.'],
-    ['Dr. Smith on Main St. near St. Louis', 'Doctor Smith on Main Street near Saint Louis'],
-    ['Mrs. Jones vs. Mr. Brown, etc.', 'Misses Jones versus Mister Brown, et cetera'],
-    ['room 007, No. 5, Q&A', 'room zero zero seven, number five, Q and A'],
-    ['It’s “fine” — really', "It's \"fine\", really"],
-    ['**Great!** 👍\n- `one` item', 'Great!\none item'],
-  ])('%s', (input, spoken) => {
-    expect(normalizeEnglish(input)).toBe(spoken);
-  });
-});
-
-describe('sentence pieces', () => {
-  it('splits at full stops but not after abbreviations or initials', () => {
-    expect(splitSentences('Hello there. J. Smith said hi! Is Dr. Who in? Yes')).toEqual(['Hello there.', 'J. Smith said hi!', 'Is Dr. Who in?', 'Yes']);
-  });
-  it('cuts a long first sentence at its first comma so the first audio comes early', () => {
-    const text = 'Thanks for calling Parley, this is Sam, how can I help you today with your account or anything else? Bye.';
-    expect(speechChunks(text)).toEqual(['Thanks for calling Parley, this is Sam,', 'how can I help you today with your account or anything else?', 'Bye.']);
   });
 });
 
@@ -171,7 +125,7 @@ describe('tokens and lexicon, as sherpa-onnx lays them out', () => {
 async function frontend(metadata = meloMetadata(), espeak?: (w: string) => Promise<string>) {
   const dir = join(models, ID);
   const log = { debug() {}, info() {}, warn() {}, error() {} };
-  return loadMeloFrontend({ tokensPath: join(dir, 'tokens.txt'), lexiconPath: join(dir, 'lexicon.txt'), metadata, espeak, log });
+  return loadMeloFrontend({ tokensPath: join(dir, 'tokens.txt'), lexiconPath: join(dir, 'lexicon.txt'), metadata, espeak, log, pluginError: kit.pluginError });
 }
 
 describe('the model file', () => {
@@ -221,6 +175,17 @@ describe('synthesis through onnxruntime', () => {
     for (const [i, sentence] of ['Hello world.', 'Thank you!', 'How can I help?'].entries()) {
       expect(decodeIds(spoken.chunks[i]!, MELO_SAMPLES_PER_TOKEN)).toEqual((await fe.encode(sentence)).x);
     }
+  });
+
+  it('a clause from the core stays one piece; a longer text is cut only where the core\'s splitter cuts', async () => {
+    expect((await speakAll(tts, 'We open at nine in the morning, and we close at five in the evening.')).chunks).toHaveLength(1);
+    const greeting = 'Hello, thanks for calling Dr. Jones. Dr. Jones is out today, but I can book you in for tomorrow morning, or later this week.';
+    const pieces = ['Hello, thanks for calling Doctor Jones.', 'Doctor Jones is out today, but I can book you in for tomorrow morning,', 'or later this week.'];
+    expect(kit.splitClauses(kit.normalizeEnglish(greeting))).toEqual(pieces);
+    const spoken = await speakAll(tts, greeting);
+    const alone = [];
+    for (const piece of pieces) alone.push(decodeIds((await speakAll(tts, piece)).samples, MELO_SAMPLES_PER_TOKEN));
+    expect(spoken.chunks.map((c) => decodeIds(c, MELO_SAMPLES_PER_TOKEN))).toEqual(alone);
   });
 
   it('an already aborted signal stops it before any audio', async () => {
@@ -291,20 +256,10 @@ describe('streaming and abort on runs that take time', () => {
 
   it('abort stops the iterator with an AbortError within 100 ms, mid-run', async () => {
     const { tts } = await melo({ modelDir: join(slowModels, 'abort'), settings: { threads: 1 } });
-    const ac = new AbortController();
-    const it = tts.synthesize('Hello world. Thank you for calling. Goodbye.', { signal: ac.signal })[Symbol.asyncIterator]();
-    const t0 = performance.now();
-    await it.next();
-    const runMs = performance.now() - t0;
+    const { runMs, err, stoppedMs } = await abortMidRun(tts);
     expect(runMs).toBeGreaterThan(150); // the next run is in flight for about as long
-    let abortedAt = 0;
-    setTimeout(() => {
-      abortedAt = performance.now();
-      ac.abort();
-    }, 20);
-    const err = await failure(it.next());
     expect(err.name).toBe('AbortError');
-    expect(performance.now() - abortedAt).toBeLessThan(100);
+    expect(stoppedMs).toBeLessThan(100);
     await tts.dispose?.();
   });
 });
@@ -339,7 +294,7 @@ describe('the model process', () => {
     const pid = pidOf(ctx.lines);
     const speaking = speakAll(tts, 'Hello world.');
     setTimeout(() => process.kill(pid, 'SIGKILL'), 100);
-    const err = await failure(speaking);
+    const err = await rejection(speaking);
     expect(err.code).toBe('PLUGIN_FAILED');
     expect(err.message).toMatch(/stopped unexpectedly \(signal SIGKILL\)/);
     expect(decodeIds((await speakAll(tts, 'Hello.')).samples, 1024)).toEqual([0, 49, 0, 23, 0, 70, 0, 80, 0, 212, 0]);
@@ -353,13 +308,18 @@ describe('the model process', () => {
     await tts.dispose?.();
     await tts.dispose?.();
     expect(await gone(pid, 2000)).toBe(true);
-    expect((await failure(speakAll(tts, 'Hello.'))).code).toBe('PLUGIN_FAILED');
+    expect((await rejection(speakAll(tts, 'Hello.'))).code).toBe('PLUGIN_FAILED');
   });
 
   it('the host may terminate the plugin\'s thread mid-sentence: this process lives on and the model process ends', async () => {
-    // The host runs plugins in worker threads and terminates them on unload. Had onnxruntime run in that thread,
-    // terminating it mid-run would abort this whole process ("terminate called after throwing Napi::Error").
-    const runtimes = { 'onnxruntime-node': fileURLToPath(import.meta.resolve('onnxruntime-node')), phonemizer: fileURLToPath(import.meta.resolve('phonemizer')) };
+    // A host may run plugins in worker threads and terminate them on unload (Parley's own gives each a worker
+    // process). Had onnxruntime run in that thread, terminating it mid-run would abort this whole process
+    // ("terminate called after throwing Napi::Error"). The thread gets the kit as a plain ES module.
+    const runtimes = {
+      'onnxruntime-node': fileURLToPath(import.meta.resolve('onnxruntime-node')),
+      phonemizer: fileURLToPath(import.meta.resolve('phonemizer')),
+      'parley:kit': fileURLToPath(new URL('../../main/core/plugins/kit/index.js', import.meta.url)),
+    };
     const worker = new Worker(
       `const { parentPort, workerData: w } = require('node:worker_threads');
        const { pathToFileURL } = require('node:url');
@@ -392,7 +352,7 @@ describe('the model process', () => {
 describe('missing and broken models', () => {
   it('no model: MODEL_MISSING with the pull command and the file looked for', async () => {
     const ctx = await makeTtsContext(PLUGIN, { modelDir: join(root, 'empty') });
-    const err = await failure(createTts(PLUGIN, ctx));
+    const err = await rejection(createTts(PLUGIN, ctx));
     expect(err.code).toBe('MODEL_MISSING');
     expect(err.message).toContain('npm run models -- pull vits-melo-tts-en');
     expect(err.message).toContain(join(root, 'empty', ID, 'model.onnx'));
@@ -402,13 +362,13 @@ describe('missing and broken models', () => {
     const dir = join(root, 'no-lexicon');
     await writeMeloModel(dir);
     await rm(join(dir, 'lexicon.txt'));
-    const err = await failure(melo({ settings: { model: dir } }));
+    const err = await rejection(melo({ settings: { model: dir } }));
     expect(err.code).toBe('MODEL_MISSING');
     expect(err.message).toContain(join(dir, 'lexicon.txt'));
   });
 
   it('a model setting that points nowhere says so', async () => {
-    const err = await failure(melo({ settings: { model: join(root, 'nope') } }));
+    const err = await rejection(melo({ settings: { model: join(root, 'nope') } }));
     expect(err.code).toBe('MODEL_MISSING');
     expect(err.message).toMatch(/melo-tts\.model is set to .*nope/);
   });
@@ -417,7 +377,7 @@ describe('missing and broken models', () => {
     const dir = join(root, name);
     await writeMeloModel(dir);
     await change(dir);
-    return failure(melo({ settings: { model: dir } }));
+    return rejection(melo({ settings: { model: dir } }));
   }
 
   it('garbage or a cut-off model.onnx: MODEL_CORRUPT naming the file', async () => {
@@ -450,7 +410,7 @@ describe('missing and broken models', () => {
     const { sample_rate: _, ...rest } = meloMetadata();
     const dir = join(root, 'no-rate');
     await writeMeloModel(dir, { metadata: rest });
-    const err = await failure(melo({ settings: { model: dir } }));
+    const err = await rejection(melo({ settings: { model: dir } }));
     expect(err.code).toBe('MODEL_CORRUPT');
     expect(err.message).toMatch(/sample_rate/);
   });

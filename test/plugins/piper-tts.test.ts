@@ -13,12 +13,11 @@ import { readManifest } from '../../main/core/plugins/manifest.ts';
 // @ts-expect-error plain-JS plugin module without type declarations
 import { clauses, ipaToPhonemes, phonemesToIds, sentencePhonemes } from '../../plugins/piper-tts/piper-phonemes.js';
 import { decodeIds, PIPER_EN_PHONEME_ID_MAP, PIPER_SAMPLES_PER_ID, piperConfig, writeMeloModel, writePiperVoice } from '../helpers/tiny-tts-models.ts';
-import { createTts, makeTtsContext, ROOT, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
-import { foreignImports } from '../helpers/plugin-context.ts';
+import { abortMidRun, createTts, makeTtsContext, ROOT, speakAll, ttsPluginDir, type TtsContextOptions } from '../helpers/tts-context.ts';
+import { foreignImports, rejection } from '../helpers/plugin-context.ts';
 
 const PLUGIN = ttsPluginDir('piper-tts');
 const ID = 'en_US-lessac-medium';
-const SHARED = ['text-normalize.js', 'sentences.js', 'onnx-runner.js', 'onnx-child.js'];
 
 interface Reference {
   text: string;
@@ -32,15 +31,6 @@ let models: string;
 async function piper(options: TtsContextOptions = {}) {
   const ctx = await makeTtsContext(PLUGIN, { modelDir: models, ...options });
   return { ctx, tts: await createTts(PLUGIN, ctx) };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a failure');
 }
 
 /** Undo Piper's per-sentence peak normalization: the largest id's stretch is at full scale. */
@@ -79,13 +69,6 @@ describe('manifest', () => {
     const [p, m] = await Promise.all([readManifest(PLUGIN), readManifest(ttsPluginDir('melo-tts'))]);
     for (const key of ['model', 'speaker', 'speed', 'sentenceSilence', 'threads']) {
       expect(p.settings[key]?.type, key).toBe(m.settings[key]?.type);
-    }
-  });
-
-  it('carries the same copies of the shared helper files as melo-tts', async () => {
-    for (const file of SHARED) {
-      const [a, b] = await Promise.all([readFile(join(PLUGIN, file), 'utf8'), readFile(join(ttsPluginDir('melo-tts'), file), 'utf8')]);
-      expect(a, file).toBe(b);
     }
   });
 });
@@ -179,6 +162,11 @@ describe('synthesis through onnxruntime', () => {
     expect((await speakAll(tts, reference[0]!.text)).chunks).toHaveLength(2);
   });
 
+  it('a clause from the core stays one piece, abbreviations and all', async () => {
+    expect((await speakAll(tts, 'We open at nine in the morning, and we close at five in the evening.')).chunks).toHaveLength(1);
+    expect((await speakAll(tts, 'Prof. Smith and Dr. Jones can see you at three.')).chunks).toHaveLength(1);
+  });
+
   it('an already aborted signal stops it before any audio', async () => {
     const ac = new AbortController();
     ac.abort();
@@ -236,7 +224,7 @@ describe('settings', () => {
     const two = join(root, 'two');
     await writePiperVoice(two, 'a');
     await writePiperVoice(two, 'b');
-    const err = await failure(piper({ settings: { model: two } }));
+    const err = await rejection(piper({ settings: { model: two } }));
     expect(err.code).toBe('MODEL_MISSING');
     expect(err.message).toMatch(/2 voices \(a\.onnx, b\.onnx\)/);
   });
@@ -255,26 +243,17 @@ describe('streaming and abort on runs that take time', () => {
   it('abort stops the iterator with an AbortError within 100 ms, mid-run', async () => {
     const voice = await writePiperVoice(join(root, 'busy-abort'), 'v', { busyMatMuls: 200 });
     const { tts } = await piper({ settings: { model: voice.onnx, threads: 1 } });
-    const ac = new AbortController();
-    const it = tts.synthesize('Hello world. Thank you for calling. Goodbye.', { signal: ac.signal })[Symbol.asyncIterator]();
-    const t0 = performance.now();
-    await it.next();
-    expect(performance.now() - t0).toBeGreaterThan(150); // each run lasts about this long
-    let abortedAt = 0;
-    setTimeout(() => {
-      abortedAt = performance.now();
-      ac.abort();
-    }, 20);
-    const err = await failure(it.next());
+    const { runMs, err, stoppedMs } = await abortMidRun(tts);
+    expect(runMs).toBeGreaterThan(150); // each run lasts about this long
     expect(err.name).toBe('AbortError');
-    expect(performance.now() - abortedAt).toBeLessThan(100);
+    expect(stoppedMs).toBeLessThan(100);
     await tts.dispose?.();
   });
 });
 
 describe('missing and broken voices', () => {
   it('no voice: MODEL_MISSING with the pull command and the file looked for', async () => {
-    const err = await failure(piper({ modelDir: join(root, 'empty') }));
+    const err = await rejection(piper({ modelDir: join(root, 'empty') }));
     expect(err.code).toBe('MODEL_MISSING');
     expect(err.message).toContain(`npm run models -- pull ${ID}`);
     expect(err.message).toContain(join(root, 'empty', ID, `${ID}.onnx`));
@@ -283,7 +262,7 @@ describe('missing and broken voices', () => {
   it('an .onnx without its .onnx.json: MODEL_MISSING naming the json', async () => {
     const voice = await writePiperVoice(join(root, 'no-json'), 'v');
     await rm(voice.json);
-    const err = await failure(piper({ settings: { model: voice.onnx } }));
+    const err = await rejection(piper({ settings: { model: voice.onnx } }));
     expect(err.code).toBe('MODEL_MISSING');
     expect(err.message).toContain(voice.json);
   });
@@ -297,7 +276,7 @@ describe('missing and broken voices', () => {
     for (const [name, change, file] of cases) {
       const voice = await writePiperVoice(join(root, name), 'v');
       await change(voice);
-      const err = await failure(piper({ settings: { model: voice.onnx } }));
+      const err = await rejection(piper({ settings: { model: voice.onnx } }));
       expect(err.code, name).toBe('MODEL_CORRUPT');
       expect(err.message, name).toContain(voice[file]);
     }
@@ -306,20 +285,20 @@ describe('missing and broken voices', () => {
   it('a config that says several speakers for a single-speaker model: MODEL_CORRUPT', async () => {
     const voice = await writePiperVoice(join(root, 'mismatch'), 'v');
     await writeFile(voice.json, JSON.stringify(piperConfig({ numSpeakers: 4 })));
-    const err = await failure(piper({ settings: { model: voice.onnx } }));
+    const err = await rejection(piper({ settings: { model: voice.onnx } }));
     expect(err.code).toBe('MODEL_CORRUPT');
     expect(err.message).toMatch(/no "sid" input/);
   });
 
   it('a voice that needs an espeak-ng language the npm build lacks: PLUGIN_FAILED naming what it has', async () => {
     const voice = await writePiperVoice(join(root, 'german'), 'de_DE-x-medium', { espeakVoice: 'de' });
-    const err = await failure(piper({ settings: { model: voice.onnx } }));
+    const err = await rejection(piper({ settings: { model: voice.onnx } }));
     expect(err.code).toBe('PLUGIN_FAILED');
     expect(err.message).toMatch(/espeak-ng voice "de".*en-us/);
   });
 
   it('a host without the phonemizer runtime: PLUGIN_FAILED naming it', async () => {
-    const err = await failure(piper({ withoutRuntimes: ['phonemizer'] }));
+    const err = await rejection(piper({ withoutRuntimes: ['phonemizer'] }));
     expect(err.code).toBe('PLUGIN_FAILED');
     expect(err.message).toMatch(/phonemizer/);
   });
@@ -330,7 +309,7 @@ describe('lifecycle and portability', () => {
     const { tts } = await piper();
     await tts.dispose?.();
     await tts.dispose?.();
-    expect((await failure(speakAll(tts, 'Hello.'))).code).toBe('PLUGIN_FAILED');
+    expect((await rejection(speakAll(tts, 'Hello.'))).code).toBe('PLUGIN_FAILED');
   });
 
   it('without ctx.resolve it runs in-process, with a warning, and still speaks', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PluginModule, SttInstance } from '../../main/core/plugins/api.ts';
 import { readManifest } from '../../main/core/plugins/manifest.ts';
-import { foreignImports, importPlugin, makePluginContext, pluginFolder, type TestPluginContext } from '../helpers/plugin-context.ts';
+import { foreignImports, importPlugin, makePluginContext, pluginFolder, rejection, type TestPluginContext } from '../helpers/plugin-context.ts';
 import { writeTinyWhisper, type TinyWhisperInfo } from '../helpers/tiny-whisper.ts';
 // @ts-expect-error plain-JS plugin module without type declarations
 import { cleanTranscript, speechCheck } from '../../plugins/whisper-stt/guard.js';
@@ -68,15 +68,6 @@ async function create(settings: Record<string, unknown>, modelDir?: string): Pro
   const stt = (await plugin.create(ctx)) as SttInstance;
   live.push(stt);
   return { stt, ctx };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
 }
 
 const audio = (samples: Float32Array) => ({ samples, sampleRate: 16000 as const });

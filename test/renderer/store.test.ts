@@ -1,6 +1,6 @@
 /** The GUI's live-call state, built from core events alone (no browser needed). */
 import { describe, expect, it } from 'vitest';
-import type { GuiEvent } from '../../main/ipc/contract.ts';
+import type { GuiEvent } from '../../main/shared/contract.ts';
 import { reduceCalls, seedCalls, type CallsState } from '../../renderer/src/store.ts';
 
 const run = (events: GuiEvent[], state: CallsState = {}) => events.reduce(reduceCalls, state);

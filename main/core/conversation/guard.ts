@@ -87,3 +87,10 @@ export function checkAudio(plugin: string, value: unknown): AudioChunk {
 export function isCancellation(err: unknown): boolean {
   return isAbortError(err) && !isParleyError(err);
 }
+
+/** Abort `controller` when `parent` aborts (the call ended), without leaking a listener once it is done. */
+export function linkAbort(parent: AbortSignal, controller: AbortController): AbortController {
+  if (parent.aborted) controller.abort();
+  else parent.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
+  return controller;
+}

@@ -6,26 +6,25 @@
  * After `clear`, Twilio sends back the marks still pending — those were not heard, and are swallowed here.
  */
 import { FRAME_MS } from '../audio/frames.ts';
+import type { OutboundFrame, StreamWriter } from '../twilio/media-stream.ts';
 import type { PacingStats } from './pacing-stats.ts';
 
 export interface PlayoutOptions {
-  /** Send one Twilio text frame. */
-  send(message: PlayoutMessage): void;
+  /** The call's outbound stream: frames, marks and clears go straight to it. */
+  stream: StreamWriter;
   /** Audio kept queued at Twilio ahead of playback. */
   leadMs?: number;
   now?: () => number;
   /** Every frame sent, with its position on the playback timeline (ms since the playout started). */
-  onFrame?(frame: Uint8Array, playbackMs: number): void;
+  onFrame?(frame: OutboundFrame, playbackMs: number): void;
   /** Shared pacing statistics (lateness of every frame, gaps). */
   stats?: PacingStats;
 }
 
-export type PlayoutMessage = { kind: 'media'; frame: Uint8Array } | { kind: 'mark'; name: string } | { kind: 'clear' };
-
-type Item = { kind: 'frame'; frame: Uint8Array } | { kind: 'mark'; name: string; played: () => void };
+type Item = { kind: 'frame'; frame: OutboundFrame } | { kind: 'mark'; name: string; played: () => void };
 
 export class Playout {
-  readonly #send: PlayoutOptions['send'];
+  readonly #stream: StreamWriter;
   readonly #leadMs: number;
   readonly #now: () => number;
   readonly #onFrame: PlayoutOptions['onFrame'];
@@ -47,7 +46,7 @@ export class Playout {
   #timerWasDue = false;
 
   constructor(options: PlayoutOptions) {
-    this.#send = options.send;
+    this.#stream = options.stream;
     this.#leadMs = options.leadMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
     this.#onFrame = options.onFrame;
@@ -71,7 +70,7 @@ export class Playout {
     return n * FRAME_MS;
   }
 
-  enqueue(frames: Uint8Array[]): void {
+  enqueue(frames: OutboundFrame[]): void {
     if (this.#closed) return;
     for (const frame of frames) this.#queue.push({ kind: 'frame', frame });
     this.#pump();
@@ -105,7 +104,7 @@ export class Playout {
     this.#timer = null;
     this.#runSentMs = 0;
     this.#runStart = 0;
-    this.#send({ kind: 'clear' });
+    this.#stream.clear();
   }
 
   close(): void {
@@ -142,7 +141,7 @@ export class Playout {
       if (item.kind === 'mark') {
         this.#head++;
         this.#pending.set(item.name, item.played);
-        this.#send({ kind: 'mark', name: item.name });
+        this.#stream.mark(item.name);
         continue;
       }
       if (buffered >= this.#leadMs) break;
@@ -150,7 +149,7 @@ export class Playout {
       // Ideal send time of this frame: when Twilio's buffer fell to the lead (or the run's start).
       this.#stats?.record(now - Math.max(this.#runStart, this.#runStart + this.#runSentMs - this.#leadMs));
       const playbackMs = this.#runStart - this.#created + this.#runSentMs;
-      this.#send({ kind: 'media', frame: item.frame });
+      this.#stream.media(item.frame);
       this.#framesSent++;
       this.#onFrame?.(item.frame, playbackMs);
       this.#runSentMs += FRAME_MS;

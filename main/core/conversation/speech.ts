@@ -1,18 +1,16 @@
 /**
  * One agent utterance: text (streamed from the LLM, or fixed like the greeting) → clauses → TTS (streamed) →
- * resample to 8 kHz → μ-law → 20 ms frames → Playout, with a mark after each clause. The first clause goes to
+ * 20 ms outbound frames (the wire module's FrameEncoder) → Playout, with a mark after each clause. The first clause goes to
  * TTS while the LLM is still writing, and its audio goes out as soon as it exists.
  *
  * What the caller heard is exactly the clauses whose marks Twilio echoed; the rest of an interrupted reply is
  * reported as cut.
  */
-import { FrameAssembler } from '../audio/frames.ts';
-import { encodeFloat } from '../audio/mulaw.ts';
-import { Resampler } from '../audio/resample.ts';
 import { isParleyError } from '../errors.ts';
 import type { TtsInstance } from '../plugins/api.ts';
+import { FrameEncoder, type OutboundFrame } from '../twilio/media-stream.ts';
 import { AsyncQueue } from './async-queue.ts';
-import { ClauseSplitter } from './clauses.ts';
+import { ClauseSplitter } from '../plugins/kit/clauses.js';
 import { checkAudio, checkText, guardIterable, isCancellation } from './guard.ts';
 import type { Playout } from './playout.ts';
 
@@ -136,23 +134,16 @@ export class Speech {
     this.#pieces.push(piece);
     this.timings.firstPieceAt ??= this.#now();
     this.#o.onProgress?.(this.text, this.heard);
-    const assembler = new FrameAssembler();
-    let resampler: Resampler | null = null;
+    const encoder = new FrameEncoder();
     const stream = tts.synthesize(piece, { signal: controller.signal });
     for await (const raw of guardIterable(stream, { ms: this.#o.timeoutMs, controller, plugin: this.#o.ttsName, what: 'produce audio' })) {
       const chunk = checkAudio(this.#o.ttsName, raw);
       if (controller.signal.aborted) return;
       this.timings.firstChunkAt ??= this.#now();
-      if (!resampler || resampler.inRate !== chunk.sampleRate) {
-        if (resampler) this.#enqueue(assembler.push(encodeFloat(resampler.flush())));
-        resampler = new Resampler(chunk.sampleRate, 8000);
-      }
-      this.#enqueue(assembler.push(encodeFloat(resampler.process(chunk.samples))));
+      this.#enqueue(encoder.push(chunk.samples, chunk.sampleRate));
     }
     if (controller.signal.aborted) return;
-    if (resampler) this.#enqueue(assembler.push(encodeFloat(resampler.flush())));
-    const last = assembler.flush();
-    if (last) this.#enqueue([last]);
+    this.#enqueue(encoder.flush());
     playout.enqueueMark(`${this.#o.markPrefix}.${index}`, () => {
       this.#heardCount = Math.max(this.#heardCount, index + 1);
       this.#o.onProgress?.(this.text, this.heard);
@@ -160,7 +151,7 @@ export class Speech {
     });
   }
 
-  #enqueue(frames: Uint8Array[]): void {
+  #enqueue(frames: OutboundFrame[]): void {
     if (frames.length === 0) return;
     if (this.timings.firstAudioAt === null) {
       this.timings.firstAudioAt = this.#now();

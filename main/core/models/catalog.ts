@@ -7,20 +7,9 @@ import { join, resolve } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { ModelFileSpec, PluginKind, PluginManifest } from '../plugins/api.ts';
 import { readManifest } from '../plugins/manifest.ts';
+import type { CatalogEntry } from '../../shared/models.ts';
 
-export interface CatalogEntry {
-  id: string;
-  /** The plugin whose manifest lists this model (the first one, when several do). */
-  plugin: string;
-  kind: PluginKind;
-  description?: string;
-  license?: string;
-  /** Total bytes: the manifest's `size`, else the sum of its files' sizes when all are known. */
-  size: number | null;
-  files: ModelFileSpec[];
-  /** The plugin's catalogue default. */
-  isDefault: boolean;
-}
+export type { CatalogEntry } from '../../shared/models.ts';
 
 export interface CatalogProblem {
   /** The plugin folder (or plugins folder) concerned. */

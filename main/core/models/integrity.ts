@@ -8,8 +8,9 @@ import { createReadStream } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_META_FILE } from './paths.ts';
+import type { ChecksumSource } from '../../shared/models.ts';
 
-export type ChecksumSource = 'manifest' | 'first-use';
+export type { ChecksumSource } from '../../shared/models.ts';
 
 export interface FileRecord {
   sha256: string;

@@ -6,7 +6,7 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import { ParleyError, errorMessage, isParleyError } from '../errors.ts';
-import type { EventOf } from '../events.ts';
+import type { EventOf } from '../event-bus.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { DownloadProblem, downloadFile, type WriteStreamFactory } from './download.ts';
@@ -15,6 +15,7 @@ import { checksumMismatchMessage, diskFullMessage, downloadFailedMessage, pullCo
 import { freeBytes, modelFilePath, modelFolder, partPath } from './paths.ts';
 import { ProgressMeter } from './progress.ts';
 import { verifyModel, type VerifyResult } from './verify.ts';
+import type { ModelInfo } from '../../shared/models.ts';
 
 export type ModelProgressEvent = EventOf<'model.progress'>;
 export type { VerifyResult, VerifiedFile } from './verify.ts';
@@ -38,19 +39,7 @@ export interface ModelLibraryOptions {
   idleTimeoutMs?: number;
 }
 
-export interface ModelInfo extends CatalogEntry {
-  dir: string;
-  /** `installed`: every file is in place; `partial`: some files or a kept `.part`; `missing`: nothing. */
-  status: 'installed' | 'partial' | 'missing';
-  bytesOnDisk: number;
-  missingFiles: string[];
-  /**
-   * true: every file was hashed and matched, and has not changed since; false: the last verify found a
-   * mismatch; null: not checked since it was put there (copied by hand, or downloaded before hashes existed).
-   */
-  verified: boolean | null;
-  pulling: boolean;
-}
+export type { ModelInfo } from '../../shared/models.ts';
 
 export interface PulledFile {
   path: string;

@@ -5,21 +5,15 @@
  */
 import { stat } from 'node:fs/promises';
 import { ParleyError } from '../errors.ts';
-import type { EventOf } from '../events.ts';
+import type { EventOf } from '../event-bus.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { hashFile, readModelMeta, writeModelMeta, type ChecksumSource } from './integrity.ts';
 import { checksumMismatchMessage, pullCommand } from './messages.ts';
 import { modelFilePath, modelFolder } from './paths.ts';
 import { ProgressMeter } from './progress.ts';
+import type { VerifiedFile } from '../../shared/models.ts';
 
-export interface VerifiedFile {
-  path: string;
-  /** `recorded`: no hash to compare with yet, so this one was recorded (trust on first use). */
-  status: 'ok' | 'recorded' | 'missing' | 'mismatch';
-  source?: ChecksumSource;
-  expected?: string;
-  actual?: string;
-}
+export type { VerifiedFile } from '../../shared/models.ts';
 
 export interface VerifyResult {
   id: string;

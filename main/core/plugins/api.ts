@@ -2,42 +2,14 @@
  * The plugin contract, API version 1. Built-in and third-party plugins use exactly this; docs/plugins.md is
  * the prose version. Extend only by adding optional members — never rename or reshape what is here.
  */
+import type { ModelSpec, PluginKind, SettingSpec } from '../../shared/plugins.ts';
+
+// The shapes the GUI sees too live in main/shared/plugins.ts; they are part of this contract all the same.
+export type { ModelFileSpec, ModelSpec, PluginKind, SettingSpec } from '../../shared/plugins.ts';
+
 export const PLUGIN_API_VERSION = 1;
 
-export type PluginKind = 'stt' | 'llm' | 'tts';
 export const PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts'];
-
-/** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */
-export interface SettingSpec {
-  type: 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'path';
-  default?: unknown;
-  description?: string;
-  /** For `enum`. */
-  values?: unknown[];
-  min?: number;
-  max?: number;
-}
-
-/** A downloadable model file a plugin can use, fed to the model manager. */
-export interface ModelFileSpec {
-  /** Path inside the model's folder, e.g. "onnx/encoder_model_quantized.onnx". */
-  path: string;
-  url: string;
-  sha256?: string;
-  size?: number;
-}
-
-export interface ModelSpec {
-  /** Globally unique, e.g. "whisper-tiny.en". */
-  id: string;
-  description?: string;
-  license?: string;
-  /** Total bytes, for the disk-space check and the GUI. */
-  size?: number;
-  files: ModelFileSpec[];
-  /** The catalogue default for this plugin. */
-  default?: boolean;
-}
 
 export interface PluginManifest {
   name: string;
@@ -91,6 +63,12 @@ export interface InstanceByKind {
 export const HOST_RUNTIMES = ['onnxruntime-node', '@huggingface/transformers', 'node-llama-cpp', 'phonemizer'] as const;
 export type HostRuntime = (typeof HOST_RUNTIMES)[number];
 
+/**
+ * Extension to the v1 contract: `ctx.import(PLUGIN_KIT)` is the plugin kit (kit/index.js), the helpers plugins
+ * share instead of copying — errors, the ONNX child-process runner, text normalization, the clause splitter.
+ */
+export const PLUGIN_KIT = 'parley:kit';
+
 export interface PluginLog {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -104,7 +82,7 @@ export interface PluginContext {
   /** The models folder; a model with id X lives in `join(modelDir, X)` with its files laid out as in `ModelSpec.files`. */
   modelDir: string;
   log: PluginLog;
-  /** One of the host's runtimes (HOST_RUNTIMES). Anything else rejects with a clear error. */
+  /** One of the host's runtimes (HOST_RUNTIMES), or the plugin kit (PLUGIN_KIT). Anything else rejects with a clear error. */
   import(name: string): Promise<any>;
   /**
    * Extension to the v1 contract: the absolute file path of a host runtime's entry, for plugins that run a

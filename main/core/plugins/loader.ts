@@ -8,8 +8,9 @@ import { join, relative } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { PluginManifest } from './api.ts';
 import { readManifest } from './manifest.ts';
+import type { PluginProblem, PluginSource } from '../../shared/plugins.ts';
 
-export type PluginSource = 'builtin' | 'user';
+export type { PluginProblem, PluginSource } from '../../shared/plugins.ts';
 
 export interface FoundPlugin {
   manifest: PluginManifest;
@@ -17,12 +18,6 @@ export interface FoundPlugin {
   source: PluginSource;
   /** Changes whenever any file of the plugin changes: the registry reloads on a new fingerprint. */
   fingerprint: string;
-}
-
-export interface PluginProblem {
-  dir: string;
-  source: PluginSource;
-  message: string;
 }
 
 export interface ScanResult {

@@ -6,30 +6,17 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { ParleyError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { CoreEvents } from '../events.ts';
+import type { CoreEvents } from '../event-bus.ts';
 import { PLUGIN_KINDS, type InstanceByKind, type ModelSpec, type PluginKind, type SettingSpec } from './api.ts';
 import { scanPlugins, type FoundPlugin, type PluginProblem, type PluginSource } from './loader.ts';
 import { effectiveSettings } from './manifest.ts';
-import { PluginWorker, inspectPlugins, type PluginWorkerOptions } from './plugin-worker.ts';
+import { PluginProxy, inspectPlugins, type PluginProxyOptions } from './plugin-proxy.ts';
+import type { PluginInfo } from '../../shared/plugins.ts';
 
 /** The plugin picked when several of a kind exist and the user has not chosen. */
 export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt', llm: 'llama-llm', tts: 'piper-tts' };
 
-export interface PluginInfo {
-  name: string;
-  kind: PluginKind;
-  version: string;
-  description: string;
-  dir: string;
-  source: PluginSource;
-  active: boolean;
-  /** `loaded`: imported fine, not running; `ready`: instance running; `starting`; `failed`: create() failed. */
-  status: 'loaded' | 'starting' | 'ready' | 'failed' | 'broken';
-  error: string | null;
-  settings: Record<string, SettingSpec>;
-  values: Record<string, unknown>;
-  models: ModelSpec[];
-}
+export type { PluginInfo } from '../../shared/plugins.ts';
 
 export interface Lease<K extends PluginKind> {
   name: string;
@@ -48,18 +35,18 @@ export interface PluginRegistryOptions {
   watch?: boolean;
   /** Start the active plugins' instances right away (warm-up) instead of at the first call. */
   warm?: boolean;
-  worker?: PluginWorkerOptions;
+  worker?: PluginProxyOptions;
 }
 
 interface Entry {
   found: FoundPlugin;
   importError: string | null;
-  worker: PluginWorker | null;
+  worker: PluginProxy | null;
   leases: number;
 }
 
 interface Retired {
-  worker: PluginWorker;
+  worker: PluginProxy;
   leases: number;
 }
 
@@ -155,10 +142,10 @@ export class PluginRegistry {
       );
   }
 
-  #workerFor(entry: Entry): PluginWorker {
+  #workerFor(entry: Entry): PluginProxy {
     if (!entry.worker) {
       const m = entry.found.manifest;
-      entry.worker = new PluginWorker(
+      entry.worker = new PluginProxy(
         { name: m.name, kind: m.kind, dir: entry.found.dir, main: m.main, settings: effectiveSettings(m, this.#settings[m.name]), modelDir: this.#opts.modelDir },
         this.#log,
         this.#opts.worker,
@@ -317,7 +304,7 @@ export class PluginRegistry {
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
     await this.#scanning?.catch(() => {});
-    const all = [...this.#entries.values()].map((e) => e.worker).filter((w): w is PluginWorker => !!w);
+    const all = [...this.#entries.values()].map((e) => e.worker).filter((w): w is PluginProxy => !!w);
     for (const r of this.#retired) all.push(r.worker);
     this.#retired.clear();
     await Promise.all(all.map((w) => w.dispose()));

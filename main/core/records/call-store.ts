@@ -14,7 +14,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ParleyError, errorMessage } from '../errors.ts';
-import type { CoreEvent, CoreEvents, EventOf } from '../events.ts';
+import type { CoreEvent, CoreEvents } from '../event-bus.ts';
+import type { TappedFrame } from '../audio/audio-tap.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { openRecordsDb, recordsDbPath, RECORDINGS_DIR, type RecordsDb } from './db.ts';
 import { exportRecords, type ExportOptions, type ExportSummary } from './export-format.ts';
@@ -111,10 +112,6 @@ export class CallStore {
   handle(event: CoreEvent): void {
     if (this.#closed) return;
     try {
-      if (event.type === 'call.audio') {
-        this.#onAudio(event);
-        return;
-      }
       if (!isRecordedEvent(event) || (event.callSid !== null && this.#deleted.has(event.callSid))) return;
       // The recording is finished even when the row cannot be written.
       if (event.type === 'call.ended') this.#finishRecording(event.callSid);
@@ -243,8 +240,17 @@ export class CallStore {
     this.#db.close();
   }
 
-  #onAudio(event: EventOf<'call.audio'>): void {
-    const sid = event.callSid;
+  /** One frame from a call's audio tap. Recorded when recording is on (decided once per call). Never throws. */
+  recordAudio(callSid: string, frame: TappedFrame): void {
+    if (this.#closed) return;
+    try {
+      this.#onAudio(callSid, frame);
+    } catch (err) {
+      this.#log.error('records: could not record call audio', { callSid, error: errorMessage(err) });
+    }
+  }
+
+  #onAudio(sid: string, event: TappedFrame): void {
     if (typeof sid !== 'string' || sid === '' || this.#deleted.has(sid) || !(event.mulaw instanceof Uint8Array)) return;
     let entry = this.#recorders.get(sid);
     if (!entry) {

@@ -6,7 +6,7 @@
  * for a call never announced create its row (nothing said on a call is lost because `call.started` was
  * missed), and out-of-order Twilio status callbacks never replace a final status with an earlier one.
  */
-import type { CoreEvent, EventOf } from '../events.ts';
+import type { CoreEvent, EventOf } from '../event-bus.ts';
 import type { RecordsDb } from './db.ts';
 import { TERMINAL_STATUSES, type EventRecordType } from './types.ts';
 

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { ParleyError } from '../errors.ts';
+import { checkTwilioSignature, type SignatureCheckOptions } from '../twilio/signature.ts';
 import type { Access } from './router.ts';
 
 export function bearerToken(req: IncomingMessage, url?: URL): string | null {
@@ -32,3 +33,10 @@ export function checkControlToken(expected: string, req: IncomingMessage, url?: 
 }
 
 export type Authorizer = (access: Access, req: IncomingMessage, url: URL, body: unknown) => void | Promise<void>;
+
+/** An Authorizer step that checks Twilio routes and upgrades, and leaves the rest alone. */
+export function twilioSignatureAuthorizer(options: SignatureCheckOptions) {
+  return (access: Access, req: IncomingMessage, url: URL, body: unknown): void => {
+    if (access === 'twilio') checkTwilioSignature(options, req, url, body);
+  };
+}

@@ -1,17 +1,16 @@
 /**
- * Control routes for the phone line: dial out, hang up, the readiness status and the setup doctor.
- * Shapes are documented in docs/api.md.
+ * Every `/calls` route: list the live calls, dial out, hang up, interrupt the agent. They all read the one
+ * call registry (through the core's call controls). Shapes are documented in docs/api.md.
  */
-import type { DoctorReport } from '../setup-doctor.ts';
+import type { LiveCall } from '../../shared/calls.ts';
 import { ParleyError } from '../errors.ts';
-import type { CoreStatus } from '../status.ts';
 import type { Route } from './router.ts';
 
 export interface CallRouteDeps {
+  liveCalls(): LiveCall[];
   dial(input: { to: string; from?: string }): Promise<{ callSid: string }>;
   hangup(callSid: string): Promise<void>;
-  status(): CoreStatus;
-  doctor(): Promise<DoctorReport>;
+  interrupt(callSid: string): void;
 }
 
 /** `{ to, from? }`, nothing else, strings only: a typo in a field name is an error, not a silent default. */
@@ -27,6 +26,7 @@ function dialBody(body: unknown): { to: string; from?: string } {
 
 export function callRoutes(deps: CallRouteDeps): Route[] {
   return [
+    { method: 'GET', path: '/calls', access: 'control', handler: () => ({ calls: deps.liveCalls() }) },
     { method: 'POST', path: '/calls', access: 'control', handler: ({ body }) => deps.dial(dialBody(body)) },
     {
       method: 'POST',
@@ -40,7 +40,14 @@ export function callRoutes(deps: CallRouteDeps): Route[] {
         return { ok: true, callSid: sid };
       },
     },
-    { method: 'GET', path: '/status', access: 'control', handler: () => deps.status() },
-    { method: 'GET', path: '/doctor', access: 'control', handler: () => deps.doctor() },
+    {
+      method: 'POST',
+      path: '/calls/:callSid/interrupt',
+      access: 'control',
+      handler: ({ params }) => {
+        deps.interrupt(params.callSid!);
+        return { ok: true, callSid: params.callSid };
+      },
+    },
   ];
 }

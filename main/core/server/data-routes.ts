@@ -2,13 +2,13 @@
  * Control API routes for plugins, models and call records — the GUI's data, also scriptable with curl.
  * Shapes are documented in docs/api.md.
  */
-import { createReadStream, statSync } from 'node:fs';
 import { ParleyError } from '../errors.ts';
 import type { ModelLibrary } from '../models/library.ts';
 import type { PluginKind } from '../plugins/api.ts';
 import type { PluginRegistry } from '../plugins/registry.ts';
 import type { CallStore } from '../records/call-store.ts';
 import type { CallQuery } from '../records/types.ts';
+import { sendFile } from './file-sender.ts';
 import type { Route } from './router.ts';
 
 function obj(body: unknown): Record<string, unknown> {
@@ -122,17 +122,7 @@ export function recordRoutes(records: () => CallStore | null): Route[] {
       handler: ({ params, req, res }) => {
         const file = store().recordingFile(params.sid!);
         if (!file) throw new ParleyError('CALL_NOT_FOUND', `call ${params.sid} has no finished recording (recording is off by default: Settings → Record calls)`);
-        const size = statSync(file).size;
-        const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-        if (range) {
-          const start = range[1] ? Number(range[1]) : size - Number(range[2]);
-          const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-          res.writeHead(206, { 'content-type': 'audio/wav', 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1, 'accept-ranges': 'bytes' });
-          createReadStream(file, { start, end }).pipe(res);
-        } else {
-          res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': size, 'accept-ranges': 'bytes' });
-          createReadStream(file).pipe(res);
-        }
+        sendFile(req, res, file);
       },
     },
     {

@@ -1,19 +1,22 @@
 /**
- * The `/media` WebSocket: one connection = one Twilio call. Parses the protocol strictly, refuses what it
+ * The `/media` WebSocket: one connection = one Twilio call. Each text frame goes through the wire module's
+ * MediaStreamReader (twilio/media-stream.ts); this file only routes the events it returns. It refuses what it
  * can't handle with a log line that says why, and survives anything a peer sends — bad JSON, unknown events,
- * binary frames, media before `start`, abrupt closes — without touching other calls.
+ * binary frames, media before `start`, abrupt closes — without touching other calls. Which socket belongs to
+ * which call is the call registry's business: `onStart` gets the socket's `send` and `close`.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { MAX_MESSAGE_BYTES, checkMediaFormat, decodePayload, parseInbound, type StartMessage } from '../twilio/protocol.ts';
+import { MAX_MESSAGE_BYTES, MediaStreamReader, checkMediaFormat, type InboundAudio, type StartMessage } from '../twilio/media-stream.ts';
+import type { StreamSocket } from '../calls/call-registry.ts';
 import type { UpgradeHandler } from './http.ts';
 
 /** What the media server needs from the engine for each call. */
 export interface CallHandler {
-  onMedia(mulaw: Uint8Array, timestampMs: number | null): void;
+  onMedia(audio: InboundAudio): void;
   onMark(name: string): void;
   onDtmf(digit: string): void;
   end(reason: string): void;
@@ -22,7 +25,7 @@ export interface CallHandler {
 export interface MediaSocketOptions {
   log: Logger;
   /** Create the call for a valid `start`. Throw to refuse the call (the socket is closed with the reason). */
-  onStart(start: StartMessage, send: (text: string) => void): CallHandler;
+  onStart(start: StartMessage, socket: StreamSocket): CallHandler;
   /** A problem worth surfacing in the GUI (refused format, plugin missing). */
   onProblem?(callSid: string | null, code: string, message: string): void;
   /** Bad messages tolerated per connection before it is closed. */
@@ -34,7 +37,6 @@ export class MediaSocketServer {
   readonly #opts: MediaSocketOptions;
   readonly #log: Logger;
   readonly #sockets = new Set<WebSocket>();
-  readonly #byCall = new Map<string, WebSocket>();
 
   constructor(options: MediaSocketOptions) {
     this.#opts = options;
@@ -62,6 +64,7 @@ export class MediaSocketServer {
   #connection(ws: WebSocket, req: IncomingMessage): void {
     this.#sockets.add(ws);
     let log = this.#log.child({ remote: req.socket.remoteAddress });
+    const reader = new MediaStreamReader();
     let call: CallHandler | null = null;
     let streamSid: string | null = null;
     let callSid: string | null = null;
@@ -71,8 +74,11 @@ export class MediaSocketServer {
     let warnedEarlyMedia = false;
     const maxBad = this.#opts.maxBadMessages ?? 50;
 
-    const send = (text: string) => {
-      if (ws.readyState === ws.OPEN) ws.send(text);
+    const socket: StreamSocket = {
+      send: (text) => {
+        if (ws.readyState === ws.OPEN) ws.send(text);
+      },
+      close: (reason) => ws.close(1000, reason),
     };
     const finish = (reason: string) => {
       if (gaps) log.warn('media sequence gaps during the call', { gaps });
@@ -109,7 +115,7 @@ export class MediaSocketServer {
       }
       let msg;
       try {
-        msg = parseInbound(data.toString());
+        msg = reader.read(data.toString());
       } catch (err) {
         tolerate(errorMessage(err));
         return;
@@ -136,8 +142,7 @@ export class MediaSocketServer {
           return;
         }
         try {
-          call = this.#opts.onStart(msg, send);
-          this.#byCall.set(callSid, ws);
+          call = this.#opts.onStart(msg, socket);
         } catch (err) {
           refuse((err as { code?: string }).code ?? 'INTERNAL', `call refused: ${errorMessage(err)}`, 1011);
         }
@@ -158,8 +163,7 @@ export class MediaSocketServer {
       try {
         switch (msg.event) {
           case 'media':
-            if (msg.media.track !== 'inbound' && msg.media.track !== 'inbound_track') return;
-            call.onMedia(decodePayload(msg.media.payload), msg.media.timestamp);
+            if (msg.audio) call.onMedia(msg.audio);
             break;
           case 'mark':
             call.onMark(msg.mark.name);
@@ -179,18 +183,9 @@ export class MediaSocketServer {
     ws.on('error', (err) => log.warn('media socket error', { error: err.message }));
     ws.on('close', (code) => {
       this.#sockets.delete(ws);
-      if (callSid && this.#byCall.get(callSid) === ws) this.#byCall.delete(callSid);
       if (call) log.info('media socket closed without stop', { code });
       finish('socket closed');
     });
-  }
-
-  /** Close one call's stream (hung up from this side). Returns whether the call had one. */
-  closeCall(callSid: string, reason = 'hung up'): boolean {
-    const ws = this.#byCall.get(callSid);
-    if (!ws) return false;
-    ws.close(1000, reason);
-    return true;
   }
 
   /** Close every stream (shutdown). */

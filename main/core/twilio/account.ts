@@ -5,10 +5,9 @@
  */
 import type { Config } from '../config.ts';
 import { ParleyError, errorMessage, isParleyError } from '../errors.ts';
-import type { CallStatus } from '../events.ts';
+import type { CallStatus, CallStatusUpdate } from '../event-bus.ts';
 import type { Logger } from '../log.ts';
-import type { ComponentStatus } from '../status.ts';
-import type { CallTracker } from './call-tracker.ts';
+import type { ComponentStatus } from '../../shared/status.ts';
 import { checkE164, isE164 } from './phone-number.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { TwilioRest, type AccountInfo } from './rest.ts';
@@ -16,7 +15,8 @@ import { TwilioRest, type AccountInfo } from './rest.ts';
 export interface TwilioAccountOptions {
   config: Config;
   log: Logger;
-  tracker: CallTracker;
+  /** Where a dialled call's status goes. */
+  calls: { update(status: CallStatusUpdate): unknown };
   /** The public base URL ('' when none). */
   publicUrl(): string;
   /** Why there is no public URL yet (null when there is one). */
@@ -86,7 +86,7 @@ export class TwilioAccount {
     this.#limiter.take();
     const call = await rest.createCall({ to, from, url: `${base}/voice/incoming`, statusCallback: `${base}/voice/status` });
     this.#log.info('outbound call placed', { callSid: call.sid, to, from });
-    this.#o.tracker.update({ callSid: call.sid, status: call.status || 'queued', direction: 'outbound', from, to });
+    this.#o.calls.update({ callSid: call.sid, status: call.status || 'queued', direction: 'outbound', from, to });
     return { callSid: call.sid };
   }
 
@@ -94,7 +94,7 @@ export class TwilioAccount {
   async hangup(callSid: string): Promise<void> {
     try {
       const c = await this.rest().completeCall(callSid);
-      this.#o.tracker.update({ callSid, status: c.status });
+      this.#o.calls.update({ callSid, status: c.status });
     } catch (err) {
       if (isParleyError(err) && err.details?.twilioCode === 21220) return; // not in progress any more
       throw err;

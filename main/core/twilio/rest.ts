@@ -6,7 +6,7 @@
 import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import { ParleyError, errorMessage, type ErrorCode } from '../errors.ts';
-import type { CallStatus } from '../events.ts';
+import type { CallStatus } from '../event-bus.ts';
 
 export interface TwilioRestOptions {
   accountSid: string;

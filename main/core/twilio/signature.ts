@@ -17,10 +17,16 @@ import type { IncomingMessage } from 'node:http';
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import { ParleyError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Access } from '../server/router.ts';
-import { requestBaseUrl } from '../server/routes.ts';
 
 export const SIGNATURE_HEADER = 'x-twilio-signature';
+
+/** The base URL this request was addressed to, honouring a reverse proxy's forwarded headers. */
+export function requestBaseUrl(req: IncomingMessage): string {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim();
+  const proto = first(req.headers['x-forwarded-proto']) ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+  const host = first(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
+  return `${proto}://${host}`;
+}
 
 export interface SignatureCheckOptions {
   /** TWILIO_AUTH_TOKEN ('' = nothing to check with). */
@@ -103,13 +109,6 @@ export function checkTwilioSignature(options: SignatureCheckOptions, req: Incomi
   }
   log.warn(`Twilio ${kind} refused: ${why}`, { path: url.pathname });
   throw new ParleyError('FORBIDDEN', 'invalid X-Twilio-Signature (see the Parley log for why)');
-}
-
-/** An Authorizer step that checks Twilio routes and upgrades, and leaves the rest alone. */
-export function twilioSignatureAuthorizer(options: SignatureCheckOptions) {
-  return (access: Access, req: IncomingMessage, url: URL, body: unknown): void => {
-    if (access === 'twilio') checkTwilioSignature(options, req, url, body);
-  };
 }
 
 /** The start-up warning for a setup that leaves Twilio routes unchecked or weakly checked, or null. */

@@ -3,6 +3,12 @@
  * greeting is spoken by the engine over the stream so the caller can interrupt it — never `<Say>`.
  */
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
+import type { CallDirection } from '../event-bus.ts';
+
+/** Twilio's `Direction` (inbound, outbound-api, outbound-dial) as Parley's two directions. */
+export function callDirection(twilioDirection: unknown): CallDirection {
+  return typeof twilioDirection === 'string' && twilioDirection.startsWith('outbound') ? 'outbound' : 'inbound';
+}
 
 export interface StreamTwimlOptions {
   /** wss://host/media — no query string (Twilio rejects it); data goes in parameters. */

@@ -5,7 +5,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { TurnMetrics } from '../../../main/core/events.ts';
+import type { TurnMetrics } from '../../../main/shared/contract.ts';
 import { ms } from '../format.ts';
 
 export interface LatencyRow {

@@ -3,7 +3,7 @@
  * setup", which runs the core's doctor and lists every check with its fix.
  */
 import { useState } from 'preact/hooks';
-import type { ComponentStatus, DoctorReport, StatusReport } from '../../../main/ipc/contract.ts';
+import type { ComponentStatus, DoctorReport, StatusReport } from '../../../main/shared/contract.ts';
 import { refreshStatus, status } from '../app-state.ts';
 import { bridge, call, messageOf } from '../bridge.ts';
 import { useStore } from '../store.ts';

@@ -1,7 +1,7 @@
 /** Small shared pieces: labelled fields with their error, buttons that show they are busy, badges. */
 import type { ComponentChildren, JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { AgentState, CallDirection } from '../../../main/core/events.ts';
+import type { AgentState, CallDirection } from '../../../main/shared/contract.ts';
 import { messageOf } from '../bridge.ts';
 import { toast } from '../app-state.ts';
 

@@ -1,7 +1,7 @@
 /** Dial: a number field (E.164, checked as you type it in) and a pad; the core's answer (rate limit, not
  * configured, Twilio's refusal) is shown as it says it. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { numberProblem, normalizeNumber } from '../../../main/ipc/contract.ts';
+import { numberProblem, normalizeNumber } from '../../../main/shared/contract.ts';
 import { toast, versions } from '../app-state.ts';
 import { call, IpcFailure, messageOf } from '../bridge.ts';
 import { ErrorBox, Field } from '../components/ui.tsx';

@@ -4,7 +4,7 @@
  * how long records are kept; export everything as JSON or CSV.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { CallDetail, CallPage, CallQuery } from '../../../main/ipc/contract.ts';
+import type { CallDetail, CallPage, CallQuery } from '../../../main/shared/contract.ts';
 import { toast, versions } from '../app-state.ts';
 import { call, messageOf } from '../bridge.ts';
 import { LatencyChart } from '../components/latency-chart.tsx';

@@ -1,7 +1,7 @@
 /** Models: what each plugin can use, what is on disk, downloads with live progress (cancel keeps what was
  * downloaded; download again resumes), verification against the published checksums. */
 import { useEffect, useState } from 'preact/hooks';
-import type { ModelInfo } from '../../../main/ipc/contract.ts';
+import type { ModelInfo } from '../../../main/shared/contract.ts';
 import { progress, toast, versions, type ModelProgress } from '../app-state.ts';
 import { call, messageOf } from '../bridge.ts';
 import { ActionButton, ErrorBox } from '../components/ui.tsx';

@@ -1,7 +1,7 @@
 /** Plugins: the active plugin of each kind, the others that could take its place, and anything broken — live,
  * so a folder dropped into the plugins folder shows up here by itself. */
 import { useEffect, useState } from 'preact/hooks';
-import type { Channels, PluginInfo, PluginKind } from '../../../main/ipc/contract.ts';
+import type { Channels, PluginInfo, PluginKind } from '../../../main/shared/contract.ts';
 import { toast, versions } from '../app-state.ts';
 import { call, messageOf } from '../bridge.ts';
 import { ActionButton, ErrorBox } from '../components/ui.tsx';

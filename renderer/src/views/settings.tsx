@@ -4,7 +4,7 @@
  * whether one is set (and where from), never its value.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { GuiSettingKey, PluginInfo, SecretKey, SettingsPatch, SettingsView as View } from '../../../main/ipc/contract.ts';
+import type { GuiSettingKey, PluginInfo, SecretKey, SettingsPatch, SettingsView as View } from '../../../main/shared/contract.ts';
 import { toast, versions } from '../app-state.ts';
 import { call, IpcFailure, messageOf } from '../bridge.ts';
 import { ActionButton, ErrorBox, Field } from '../components/ui.tsx';

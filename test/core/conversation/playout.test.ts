@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Playout, type PlayoutMessage } from '../../../main/core/conversation/playout.ts';
+import { Playout } from '../../../main/core/conversation/playout.ts';
+
+/** What the playout wrote to the stream, in order. */
+type PlayoutMessage = { kind: 'media'; frame: Uint8Array } | { kind: 'mark'; name: string } | { kind: 'clear' };
 
 const frame = () => new Uint8Array(160);
 
@@ -11,7 +14,8 @@ describe('Playout', () => {
     vi.useFakeTimers();
     now = 0;
     sent = [];
-    p = new Playout({ leadMs: 100, now: () => now, send: (m) => sent.push({ at: now, m }) });
+    const send = (m: PlayoutMessage) => sent.push({ at: now, m });
+    p = new Playout({ leadMs: 100, now: () => now, stream: { media: (frame) => send({ kind: 'media', frame }), mark: (name) => send({ kind: 'mark', name }), clear: () => send({ kind: 'clear' }) } });
   });
   afterEach(() => vi.useRealTimers());
   const advance = (ms: number) => {

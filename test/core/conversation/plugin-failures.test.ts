@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
-import type { EventOf } from '../../../main/core/events.ts';
+import type { EventOf } from '../../../main/core/event-bus.ts';
 import { AUDIO, startTestCore, until, type TestCore } from '../../helpers/core.ts';
 
 const APOLOGY = 'Sorry, something went wrong there.';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CoreEvents } from '../../../main/core/events.ts';
+import { CoreEvents } from '../../../main/core/event-bus.ts';
 import { createLogger, memorySink } from '../../../main/core/log.ts';
 import { readManifest } from '../../../main/core/plugins/manifest.ts';
 import { PluginRegistry } from '../../../main/core/plugins/registry.ts';

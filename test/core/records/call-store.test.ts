@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeSample, encodeSample } from '../../../main/core/audio/mulaw.ts';
 import { isParleyError } from '../../../main/core/errors.ts';
-import { CoreEvents } from '../../../main/core/events.ts';
+import { CoreEvents } from '../../../main/core/event-bus.ts';
 import { createLogger, memorySink } from '../../../main/core/log.ts';
 import { CallStore } from '../../../main/core/records/call-store.ts';
 import { DatabaseSync } from '@photostructure/sqlite';
@@ -241,7 +241,7 @@ describe('CallStore delete and retention', () => {
     const events = new CoreEvents();
     store.attach(events);
     events.emit(started(A, T0));
-    events.emit(audio(A, 'inbound', 0, encodeSample(1000)));
+    store.recordAudio(A, audio('inbound', 0, encodeSample(1000)));
     events.emit(caller(A, 1, 'hello', T0 + 100));
     events.emit(ended(A, T0 + 1000, 1000));
     await store.close();
@@ -277,7 +277,7 @@ describe('CallStore delete and retention', () => {
     const oldLive = 'CA000000000000000000000000000old2';
     const recent = 'CA00000000000000000000000000new01';
     events.emit(started(old, T0));
-    events.emit(audio(old, 'inbound', 0, 0x10));
+    store.recordAudio(old, audio('inbound', 0, 0x10));
     events.emit(ended(old, T0 + 1000, 1000));
     events.emit(started(oldLive, T0 + 1));
     events.emit(started(recent, now - 86_400_000));
@@ -312,19 +312,19 @@ describe('CallStore recordings', () => {
     const events = new CoreEvents();
     store.attach(events);
     events.emit(started(A, T0));
-    events.emit(audio(A, 'inbound', 0, 0x20));
+    store.recordAudio(A, audio('inbound', 0, 0x20));
     store.setOptions({ recordCalls: true }); // applies to calls whose audio starts afterwards
-    events.emit(audio(A, 'inbound', 20, 0x20));
+    store.recordAudio(A, audio('inbound', 20, 0x20));
     events.emit(started(B, T0));
     const callerByte = encodeSample(3000);
     const agentByte = encodeSample(-2000);
     for (let i = 0; i < 10; i++) {
-      events.emit(audio(B, 'inbound', i * 20, callerByte));
-      if (i >= 5) events.emit(audio(B, 'outbound', i * 20, agentByte));
+      store.recordAudio(B, audio('inbound', i * 20, callerByte));
+      if (i >= 5) store.recordAudio(B, audio('outbound', i * 20, agentByte));
     }
     events.emit(ended(A, T0 + 200, 200));
     events.emit(ended(B, T0 + 200, 200));
-    events.emit(audio(B, 'outbound', 200, agentByte)); // a stray frame after the end starts no second file
+    store.recordAudio(B, audio('outbound', 200, agentByte)); // a stray frame after the end starts no second file
     await store.close();
     expect(await readdir(join(dir, 'recordings'))).toEqual([`${B}.wav`]);
     store = await CallStore.open({ dataDir: dir });

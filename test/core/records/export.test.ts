@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CoreEvents } from '../../../main/core/events.ts';
+import { CoreEvents } from '../../../main/core/event-bus.ts';
 import { CallStore } from '../../../main/core/records/call-store.ts';
 import { CSV_COLUMNS, csvCell, parseSince } from '../../../main/core/records/export-format.ts';
 import { agent, caller, ended, metrics, started, tempDataDir } from './helpers.ts';

@@ -2,7 +2,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CoreEvent, TurnMetrics } from '../../../main/core/events.ts';
+import type { CoreEvent, TurnMetrics } from '../../../main/core/event-bus.ts';
+import type { TappedFrame } from '../../../main/core/audio/audio-tap.ts';
 import { parseWavHeader } from '../../../main/core/records/wav.ts';
 
 export async function tempDataDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -53,8 +54,9 @@ export function status(callSid: string, s: Extract<CoreEvent, { type: 'call.stat
   return { type: 'call.status', callSid, status: s, at, ...over };
 }
 
-export function audio(callSid: string, track: 'inbound' | 'outbound', offsetMs: number, byte: number, samples = 160): CoreEvent {
-  return { type: 'call.audio', callSid, track, offsetMs, mulaw: new Uint8Array(samples).fill(byte) };
+/** One frame of a call's audio tap, all bytes `byte`. */
+export function audio(track: 'inbound' | 'outbound', offsetMs: number, byte: number, samples = 160): TappedFrame {
+  return { track, offsetMs, mulaw: new Uint8Array(samples).fill(byte) };
 }
 
 export interface Wav {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
 import { readWav } from '../../../main/core/audio/wav.ts';
-import type { CoreEvent, EventOf } from '../../../main/core/events.ts';
+import type { CoreEvent, EventOf } from '../../../main/core/event-bus.ts';
 import { AUDIO, startTestCore, until, type TestCore } from '../../helpers/core.ts';
 
 const agentFinals = (t: TestCore, callSid: string) =>

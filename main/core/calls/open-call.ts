@@ -1,0 +1,81 @@
+/**
+ * A media stream's `start` became a call: take the active plugins, build the CallSession, register it with
+ * the call registry (which refuses a second stream for the same call), hand its audio tap to the recorder,
+ * and start it.
+ */
+import type { VadEngine } from '../audio/vad/types.ts';
+import { conversationSettings } from '../conversation/conversation-settings.ts';
+import { CallSession } from '../conversation/call-session.ts';
+import type { TappedFrame } from '../audio/audio-tap.ts';
+import type { PacingStats } from '../conversation/pacing-stats.ts';
+import type { Config } from '../config.ts';
+import { ParleyError } from '../errors.ts';
+import type { CoreEvents } from '../event-bus.ts';
+import type { Logger } from '../log.ts';
+import type { PluginKind } from '../plugins/api.ts';
+import type { Lease, PluginRegistry } from '../plugins/registry.ts';
+import type { StartMessage } from '../twilio/media-stream.ts';
+import { callDirection } from '../twilio/twiml.ts';
+import type { CallRegistry, StreamSocket } from './call-registry.ts';
+
+export interface OpenCallDeps {
+  config: Config;
+  plugins: PluginRegistry;
+  calls: CallRegistry;
+  events: CoreEvents;
+  log: Logger;
+  pacing: PacingStats;
+  /** The started core's VAD (null before start). */
+  vad(): VadEngine | null;
+  /** Where call audio is recorded, when recording is on (null: not recorded). */
+  recorder(): { recordAudio(callSid: string, frame: TappedFrame): void } | null;
+}
+
+export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession {
+  const s = start.start;
+  const vad = deps.vad();
+  if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
+  if (deps.calls.session(s.callSid)) throw new ParleyError('BAD_REQUEST', `call ${s.callSid} already has a media stream`);
+  const { plugins } = deps;
+  const taken: Lease<PluginKind>[] = [];
+  const take = <K extends PluginKind>(kind: K): Lease<K> => {
+    const lease = plugins.acquire(kind);
+    taken.push(lease);
+    return lease;
+  };
+  let leases;
+  try {
+    leases = { stt: take('stt'), llm: take('llm'), tts: take('tts') };
+  } catch (err) {
+    for (const l of taken) l.release();
+    throw err;
+  }
+  const p = s.customParameters;
+  const session: CallSession = new CallSession({
+    callSid: s.callSid,
+    streamSid: s.streamSid,
+    direction: callDirection(p.direction),
+    from: p.from ?? null,
+    to: p.to ?? null,
+    customParameters: p,
+    models: { stt: plugins.modelOf(leases.stt.name), llm: plugins.modelOf(leases.llm.name), tts: plugins.modelOf(leases.tts.name) },
+    send: socket.send,
+    events: deps.events,
+    log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
+    vad: vad.createStream(),
+    leases,
+    settings: conversationSettings(deps.config),
+    pacing: deps.pacing,
+    onEnded: () => deps.calls.streamEnded(session),
+  });
+  try {
+    deps.calls.streamStarted(session, socket);
+  } catch (err) {
+    for (const l of taken) l.release();
+    throw err;
+  }
+  const recorder = deps.recorder();
+  if (recorder) session.tap.subscribe((frame) => recorder.recordAudio(s.callSid, frame));
+  session.start();
+  return session;
+}

@@ -1,0 +1,210 @@
+/**
+ * Every setting, declared once: its env name, its flag, its type, its limits and its default, so `.env.example`,
+ * `--help`, loading (config.ts) and saving (settings.ts) can never drift apart — and how a raw value becomes a
+ * typed one, with an error that names the setting.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ParleyError } from './errors.ts';
+
+type Kind = 'string' | 'int' | 'bool' | 'enum' | 'path' | 'url';
+
+export interface SettingDef {
+  key: keyof Config;
+  env?: string;
+  flag?: string;
+  type: Kind;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  secret?: boolean;
+  help: string;
+}
+
+/** The repository / app root (two levels up from main/core, or the bundle's parent). */
+export const APP_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), import.meta.url.endsWith('.ts') ? '../..' : '..');
+
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  pluginsDir: string;
+  userPluginsDir: string;
+  stt: string;
+  llm: string;
+  tts: string;
+  dataDir: string;
+  modelsDir: string;
+  vad: 'silero' | 'energy';
+  silenceMs: number;
+  minSpeechMs: number;
+  bargeInMinMs: number;
+  maxTurnMs: number;
+  speculativeMs: number;
+  pluginTimeoutMs: number;
+  leadMs: number;
+  greeting: string;
+  systemPrompt: string;
+  apology: string;
+  maxHistory: number;
+  twilioAccountSid: string;
+  twilioAuthToken: string;
+  twilioPhoneNumber: string;
+  ngrokAuthtoken: string;
+  ngrokDomain: string;
+  updateTwilioNumber: boolean;
+  validateSignatures: boolean;
+  controlToken: string;
+  dialRatePerMinute: number;
+  recordCalls: boolean;
+  retentionDays: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logFormat: 'pretty' | 'json';
+  /** Per-plugin settings: `--set <plugin>.<setting>=<value>`. */
+  pluginSettings: Record<string, Record<string, unknown>>;
+}
+
+export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
+  host: '127.0.0.1',
+  port: 3000,
+  publicUrl: '',
+  pluginsDir: resolve(APP_ROOT, 'plugins'),
+  userPluginsDir: '',
+  stt: '',
+  llm: '',
+  tts: '',
+  dataDir: resolve('data'),
+  modelsDir: resolve('models'),
+  vad: 'silero',
+  silenceMs: 600,
+  minSpeechMs: 150,
+  bargeInMinMs: 250,
+  maxTurnMs: 30_000,
+  speculativeMs: 300,
+  pluginTimeoutMs: 15_000,
+  leadMs: 100,
+  greeting: 'Hello! This is Parley. How can I help you today?',
+  systemPrompt:
+    'You are a friendly, helpful voice assistant on a phone call. Answer in one or two short spoken sentences. ' +
+    'No lists, no markdown, no emoji. If you did not understand, ask the caller to repeat.',
+  apology: 'Sorry, I had a problem there. Could you say that again?',
+  maxHistory: 20,
+  twilioAccountSid: '',
+  twilioAuthToken: '',
+  twilioPhoneNumber: '',
+  ngrokAuthtoken: '',
+  ngrokDomain: '',
+  updateTwilioNumber: false,
+  validateSignatures: true,
+  controlToken: '',
+  dialRatePerMinute: 5,
+  recordCalls: false,
+  retentionDays: 0,
+  logLevel: 'info',
+  logFormat: 'pretty',
+};
+
+export const SETTINGS: readonly SettingDef[] = [
+  { key: 'host', env: 'HOST', flag: 'host', type: 'string', help: 'Interface the server binds to (127.0.0.1 = this computer only; the ngrok tunnel reaches it there)' },
+  { key: 'port', env: 'PORT', flag: 'port', type: 'int', min: 0, max: 65535, help: 'HTTP + WebSocket port (0 = any free port)' },
+  { key: 'publicUrl', env: 'PUBLIC_URL', flag: 'public-url', type: 'url', help: 'Public https URL Twilio reaches this server at (set by the ngrok tunnel when NGROK_AUTHTOKEN is set)' },
+  { key: 'pluginsDir', env: 'PARLEY_BUILTIN_PLUGINS_DIR', flag: 'plugins-dir', type: 'path', help: 'Built-in plugins folder (--plugins-dir replaces it)' },
+  { key: 'userPluginsDir', env: 'PARLEY_PLUGINS_DIR', flag: 'user-plugins-dir', type: 'path', help: 'Your own plugins folder (default <data dir>/plugins); folders dropped in appear live' },
+  { key: 'stt', env: 'PARLEY_STT', flag: 'stt', type: 'string', help: 'Speech-to-text plugin name (default: the only one, or whisper-stt)' },
+  { key: 'llm', env: 'PARLEY_LLM', flag: 'llm', type: 'string', help: 'LLM plugin name (default: the only one, or llama-llm)' },
+  { key: 'tts', env: 'PARLEY_TTS', flag: 'tts', type: 'string', help: 'Text-to-speech plugin name: piper-tts or melo-tts (default: the only one, or piper-tts)' },
+  { key: 'dataDir', env: 'PARLEY_DATA_DIR', flag: 'data-dir', type: 'path', help: 'Where settings, call records and recordings live (default ./data; the app uses its user-data folder)' },
+  { key: 'modelsDir', env: 'PARLEY_MODELS_DIR', flag: 'models-dir', type: 'path', help: 'Where model files live (default ./models; the app uses its user-data folder)' },
+  { key: 'vad', env: 'PARLEY_VAD', flag: 'vad', type: 'enum', values: ['silero', 'energy'], help: 'Voice activity detector: silero (accurate) or energy (fallback)' },
+  { key: 'silenceMs', env: 'PARLEY_SILENCE_MS', flag: 'silence-ms', type: 'int', min: 100, max: 10_000, help: "Silence that ends the caller's turn, ms" },
+  { key: 'minSpeechMs', env: 'PARLEY_MIN_SPEECH_MS', flag: 'min-speech-ms', type: 'int', min: 0, max: 5_000, help: 'Speech needed to start a turn, ms (coughs and clicks are shorter)' },
+  { key: 'bargeInMinMs', env: 'PARLEY_BARGE_IN_MS', flag: 'barge-in-ms', type: 'int', min: 0, max: 5_000, help: 'Caller speech that interrupts the agent, ms (barge-in sensitivity)' },
+  { key: 'maxTurnMs', env: 'PARLEY_MAX_TURN_MS', flag: 'max-turn-ms', type: 'int', min: 1_000, max: 300_000, help: "Longest caller turn before it is cut, ms" },
+  { key: 'speculativeMs', env: 'PARLEY_SPECULATIVE_MS', flag: 'speculative-ms', type: 'int', min: 0, max: 10_000, help: 'Silence after which transcription starts early, ms (≤ silence-ms)' },
+  { key: 'pluginTimeoutMs', env: 'PARLEY_PLUGIN_TIMEOUT_MS', flag: 'plugin-timeout-ms', type: 'int', min: 100, max: 600_000, help: 'Longest a plugin may take for one step before the turn is abandoned, ms' },
+  { key: 'leadMs', env: 'PARLEY_LEAD_MS', flag: 'lead-ms', type: 'int', min: 20, max: 200, help: 'Agent audio queued at Twilio ahead of playback, ms (≤ 200)' },
+  { key: 'greeting', env: 'PARLEY_GREETING', flag: 'greeting', type: 'string', help: 'Spoken when a call connects (empty = none)' },
+  { key: 'systemPrompt', env: 'PARLEY_SYSTEM_PROMPT', flag: 'system-prompt', type: 'string', help: 'The system prompt given to the LLM' },
+  { key: 'apology', env: 'PARLEY_APOLOGY', flag: 'apology', type: 'string', help: 'Spoken when a plugin fails during a turn' },
+  { key: 'maxHistory', env: 'PARLEY_MAX_HISTORY', flag: 'max-history', type: 'int', min: 1, max: 1_000, help: 'Messages of history sent to the LLM' },
+  { key: 'twilioAccountSid', env: 'TWILIO_ACCOUNT_SID', type: 'string', help: 'Twilio Account SID (AC…)' },
+  { key: 'twilioAuthToken', env: 'TWILIO_AUTH_TOKEN', type: 'string', secret: true, help: 'Twilio Auth Token (also used to validate webhook signatures)' },
+  { key: 'twilioPhoneNumber', env: 'TWILIO_PHONE_NUMBER', type: 'string', help: 'Your Twilio number in E.164 (+15551234567): caller ID for outbound calls' },
+  { key: 'ngrokAuthtoken', env: 'NGROK_AUTHTOKEN', type: 'string', secret: true, help: 'ngrok authtoken: start a public tunnel at start-up' },
+  { key: 'ngrokDomain', env: 'NGROK_DOMAIN', flag: 'ngrok-domain', type: 'string', help: 'Your reserved ngrok domain (e.g. you.ngrok-free.app): the tunnel URL stays the same across restarts (empty = a random one)' },
+  { key: 'updateTwilioNumber', env: 'PARLEY_UPDATE_TWILIO_NUMBER', flag: 'update-twilio-number', type: 'bool', help: "Point your Twilio number's voice URL and status callback at this app's public URL when it starts or changes (edits your Twilio number; off unless you turn it on)" },
+  { key: 'validateSignatures', env: 'PARLEY_VALIDATE_SIGNATURES', flag: 'validate-signatures', type: 'bool', help: 'Check X-Twilio-Signature on webhooks and the media socket (turning it off logs a loud warning)' },
+  { key: 'controlToken', env: 'PARLEY_CONTROL_TOKEN', type: 'string', secret: true, help: 'Bearer token for the local control API (generated on first run when empty)' },
+  { key: 'dialRatePerMinute', env: 'PARLEY_DIAL_RATE', flag: 'dial-rate', type: 'int', min: 1, max: 1_000, help: 'Outbound calls allowed per minute' },
+  { key: 'recordCalls', env: 'PARLEY_RECORD_CALLS', flag: 'record-calls', type: 'bool', help: 'Record calls to WAV (check the consent laws where you and your callers are)' },
+  { key: 'retentionDays', env: 'PARLEY_RETENTION_DAYS', flag: 'retention-days', type: 'int', min: 0, max: 36_500, help: 'Delete call records older than this many days (0 = keep forever)' },
+  { key: 'logLevel', env: 'PARLEY_LOG_LEVEL', flag: 'log-level', type: 'enum', values: ['debug', 'info', 'warn', 'error'], help: 'Log level' },
+  { key: 'logFormat', env: 'PARLEY_LOG_FORMAT', flag: 'log-format', type: 'enum', values: ['pretty', 'json'], help: 'Log format on stderr' },
+];
+
+export function parseValue(def: SettingDef, raw: unknown, source: string): unknown {
+  const name = source === 'flag' ? `--${def.flag}` : source === 'env' ? def.env : `settings "${def.key}"`;
+  const fail = (expected: string): never => {
+    throw new ParleyError('CONFIG_INVALID', `${name} must be ${expected} (got ${JSON.stringify(raw)}).`);
+  };
+  switch (def.type) {
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isInteger(n)) fail('a whole number');
+      if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) fail(`between ${def.min} and ${def.max}`);
+      return n;
+    }
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (typeof raw === 'string' && /^(1|true|yes|on)$/i.test(raw)) return true;
+      if (typeof raw === 'string' && /^(0|false|no|off)$/i.test(raw)) return false;
+      return fail('true or false');
+    case 'enum':
+      if (typeof raw !== 'string' || !def.values!.includes(raw)) fail(`one of ${def.values!.join(', ')}`);
+      return raw;
+    case 'url': {
+      if (typeof raw !== 'string') return fail('a URL');
+      if (raw === '') return '';
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        return fail('an absolute URL like https://example.ngrok.app');
+      }
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') fail('an http(s) URL');
+      return raw.replace(/\/+$/, '');
+    }
+    case 'path':
+      if (typeof raw !== 'string') return fail('a path');
+      return raw === '' ? '' : resolve(raw);
+    default:
+      if (typeof raw !== 'string') return fail('text');
+      return raw;
+  }
+}
+
+/**
+ * Validate a partial settings change (from the GUI or the control API) into typed values. Unknown keys and bad
+ * values are CONFIG_INVALID errors naming the setting.
+ */
+export function validatePatch(patch: Record<string, unknown>): Partial<Config> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'pluginSettings') {
+      if (!value || typeof value !== 'object') throw new ParleyError('CONFIG_INVALID', 'settings "pluginSettings" must be an object of { "<plugin>": { "<setting>": value } }');
+      out.pluginSettings = value;
+      continue;
+    }
+    const def = SETTINGS.find((d) => d.key === key);
+    if (!def) throw new ParleyError('CONFIG_INVALID', `"${key}" is not a setting. Known settings: ${SETTINGS.map((d) => d.key).join(', ')}.`);
+    out[key] = parseValue(def, value, 'file');
+  }
+  return out as Partial<Config>;
+}
+
+/** The config with secrets masked: for logs, the GUI and the doctor. */
+export function publicConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const def of SETTINGS) if (def.secret) out[def.key] = config[def.key] ? '••••••' : '';
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * The IPC messages between the app's PluginProxy (plugin-proxy.ts) and the plugin host in a plugin's child
+ * process (plugin-host.ts). Errors cross as plain objects and are rebuilt on the other side.
+ */
+import type { PluginKind } from './api.ts';
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+/** App → plugin host. */
+export type ToPluginHost =
+  | { t: 'init'; name: string; kind: PluginKind; dir: string; main: string; settings: Record<string, unknown>; modelDir: string }
+  | { t: 'inspect'; dir: string; main: string }
+  | { t: 'call'; id: number; method: 'transcribe' | 'chat' | 'synthesize'; args: unknown[] }
+  | { t: 'next'; id: number }
+  | { t: 'abort'; id: number; reason: string }
+  | { t: 'return'; id: number }
+  | { t: 'ping'; id: number }
+  | { t: 'dispose' };
+
+/** Plugin host → app. */
+export type FromPluginHost =
+  | { t: 'ready' }
+  | { t: 'init-error'; error: SerializedError }
+  | { t: 'inspected'; error: SerializedError | null }
+  | { t: 'result'; id: number; value: unknown }
+  | { t: 'item'; id: number; value: unknown }
+  | { t: 'done'; id: number }
+  | { t: 'error'; id: number; error: SerializedError }
+  | { t: 'pong'; id: number }
+  | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
+  | { t: 'disposed' };
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}) };
+  }
+  return { name: 'Error', message: typeof err === 'string' ? err : `non-Error thrown: ${String(err)}` };
+}
+
+export function deserializeError(e: SerializedError): Error & { code?: string } {
+  const err = new Error(e.message) as Error & { code?: string };
+  err.name = e.name;
+  if (e.code) err.code = e.code;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}

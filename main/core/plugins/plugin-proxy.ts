@@ -1,0 +1,320 @@
+/**
+ * The app's side of a plugin instance that lives in a worker process of its own (the plugin host,
+ * plugin-host.ts, forked through workers.ts). It implements the plugin contract (transcribe / chat / synthesize),
+ * so the engine cannot tell it from an in-process instance — but a plugin that blocks, leaks or crashes can only
+ * hurt its own process. A crashed or stuck worker is restarted on demand.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { ParleyError, abortError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { forkWorker } from '../workers.ts';
+import type { AudioChunk, ChatMessage, CallOptions, PluginKind } from './api.ts';
+import { deserializeError, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
+
+export interface PluginProxySpec {
+  name: string;
+  kind: PluginKind;
+  dir: string;
+  main: string;
+  settings: Record<string, unknown>;
+  modelDir: string;
+}
+
+export interface PluginProxyOptions {
+  /** How long create(ctx) may take (loading a model can be slow). */
+  loadTimeoutMs?: number;
+  /** After an abort, how long the plugin's process may stay silent before it is considered stuck and restarted. */
+  stuckAfterMs?: number;
+  /** After a failed create(), how long before a call tries again. */
+  retryAfterMs?: number;
+}
+
+type Waiter = { resolve: (msg: FromPluginHost) => void; reject: (err: Error) => void };
+
+export type PluginProxyState = 'idle' | 'starting' | 'ready' | 'failed' | 'disposed';
+
+/** Forward the plugin process's own stdout/stderr lines to the log (plugins may print). */
+function pipeOutput(child: ChildProcess, log: Logger): void {
+  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => log.debug(line));
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => log.warn(line));
+}
+
+export class PluginProxy {
+  readonly spec: PluginProxySpec;
+  readonly #log: Logger;
+  readonly #opts: Required<PluginProxyOptions>;
+  #child: ChildProcess | null = null;
+  #starting: Promise<void> | null = null;
+  #state: PluginProxyState = 'idle';
+  #lastError: Error | null = null;
+  #failedAt = 0;
+  #nextId = 1;
+  readonly #waiters = new Map<number, Waiter>();
+
+  constructor(spec: PluginProxySpec, log: Logger, options: PluginProxyOptions = {}) {
+    this.spec = spec;
+    this.#log = log.child({ plugin: spec.name });
+    this.#opts = { loadTimeoutMs: options.loadTimeoutMs ?? 180_000, stuckAfterMs: options.stuckAfterMs ?? 2_000, retryAfterMs: options.retryAfterMs ?? 10_000 };
+  }
+
+  get state(): PluginProxyState {
+    return this.#state;
+  }
+
+  get lastError(): Error | null {
+    return this.#lastError;
+  }
+
+  /** Start (or restart) the plugin's process and create the instance. Resolves when ready. */
+  start(): Promise<void> {
+    if (this.#state === 'disposed') return Promise.reject(new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name} was unloaded`));
+    if (this.#state === 'ready' && this.#child) return Promise.resolve();
+    if (this.#starting) return this.#starting;
+    if (this.#state === 'failed' && this.#lastError && Date.now() - this.#failedAt < this.#opts.retryAfterMs) {
+      return Promise.reject(this.#lastError);
+    }
+    this.#state = 'starting';
+    const started = Date.now();
+    this.#starting = new Promise<void>((resolve, reject) => {
+      const child = forkWorker('plugin-host');
+      this.#child = child;
+      pipeOutput(child, this.#log);
+      let settled = false;
+      const finish = (err: Error | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#starting = null;
+        if (err) {
+          this.#state = 'failed';
+          this.#lastError = err;
+          this.#failedAt = Date.now();
+          if (this.#child === child) this.#child = null;
+          child.kill('SIGKILL');
+          reject(err);
+        } else {
+          this.#state = 'ready';
+          this.#lastError = null;
+          this.#log.info('plugin ready', { ms: Date.now() - started });
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => finish(new ParleyError('PLUGIN_TIMEOUT', `plugin ${this.spec.name}: create() did not finish within ${this.#opts.loadTimeoutMs / 1000} s`)), this.#opts.loadTimeoutMs);
+      child.on('message', (msg: FromPluginHost) => {
+        if (msg.t === 'ready') finish(null);
+        else if (msg.t === 'init-error') finish(this.#pluginError(deserializeError(msg.error), 'could not start'));
+        else this.#dispatch(msg);
+      });
+      child.on('error', (err) => {
+        this.#log.error('plugin worker failed', { error: err.message });
+        const e = new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name}'s worker failed: ${err.message}`, { cause: err });
+        this.#crashed(child, e);
+        finish(e);
+      });
+      child.on('exit', (code, signal) => {
+        const how = signal ? `was killed (${signal})` : `exited (code ${code})`;
+        const err = new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name}'s worker ${how}`);
+        if (this.#child === child && this.#state !== 'disposed') this.#log.warn(`plugin worker ${how}; it restarts at the next call`);
+        this.#crashed(child, err);
+        finish(err);
+      });
+      this.#post({ t: 'init', ...this.spec }, child);
+    });
+    return this.#starting;
+  }
+
+  #pluginError(err: Error & { code?: string }, what: string): Error {
+    const code = err.code && /^[A-Z_]+$/.test(err.code) ? err.code : 'PLUGIN_FAILED';
+    return new ParleyError(code as 'PLUGIN_FAILED', `plugin ${this.spec.name} ${what}: ${err.message}`, { cause: err });
+  }
+
+  #crashed(child: ChildProcess, err: Error): void {
+    if (this.#child !== child) return;
+    this.#child = null;
+    if (this.#state !== 'disposed') this.#state = 'idle';
+    for (const w of this.#waiters.values()) w.reject(err);
+    this.#waiters.clear();
+  }
+
+  #dispatch(msg: FromPluginHost): void {
+    if (msg.t === 'log') {
+      this.#log[msg.level](msg.msg, msg.fields);
+      return;
+    }
+    if ('id' in msg) {
+      const w = this.#waiters.get(msg.id);
+      if (w) {
+        this.#waiters.delete(msg.id);
+        w.resolve(msg);
+      }
+    }
+  }
+
+  #post(msg: ToPluginHost, child = this.#child): void {
+    if (child?.connected) child.send(msg);
+  }
+
+  #wait(id: number, signal: AbortSignal | undefined): Promise<FromPluginHost> {
+    return new Promise<FromPluginHost>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortError());
+        return;
+      }
+      const onAbort = () => {
+        this.#waiters.delete(id);
+        this.#post({ t: 'abort', id, reason: 'aborted by the engine' });
+        this.#checkStuck();
+        reject(abortError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.set(id, {
+        resolve: (m) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(m);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  /** A plugin that ignores an abort may be blocking its process: if it does not answer a ping, restart it. */
+  #checkStuck(): void {
+    const child = this.#child;
+    if (!child) return;
+    const id = this.#nextId++;
+    const timer = setTimeout(() => {
+      if (this.#child !== child) return;
+      this.#waiters.delete(id);
+      this.#log.warn('plugin is not responding after an abort; restarting its worker');
+      this.#crashed(child, new ParleyError('PLUGIN_TIMEOUT', `plugin ${this.spec.name} stopped responding and was restarted`));
+      child.kill('SIGKILL');
+    }, this.#opts.stuckAfterMs);
+    timer.unref();
+    this.#waiters.set(id, { resolve: () => clearTimeout(timer), reject: () => clearTimeout(timer) });
+    this.#post({ t: 'ping', id });
+  }
+
+  #check(msg: FromPluginHost, what: string): FromPluginHost {
+    if (msg.t === 'error') throw this.#pluginError(deserializeError(msg.error), `${what} failed`);
+    return msg;
+  }
+
+  async transcribe(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ text: string }> {
+    await this.start();
+    const id = this.#nextId++;
+    const reply = this.#wait(id, options.signal);
+    this.#post({ t: 'call', id, method: 'transcribe', args: [{ samples: audio.samples, sampleRate: audio.sampleRate }] });
+    const msg = this.#check(await reply, 'transcribe()');
+    return (msg as { value: { text: string } }).value;
+  }
+
+  chat(messages: ChatMessage[], options: CallOptions): AsyncIterable<string> {
+    return this.#stream<string>('chat', [messages], options);
+  }
+
+  synthesize(text: string, options: CallOptions): AsyncIterable<AudioChunk> {
+    return this.#stream<AudioChunk>('synthesize', [text], options);
+  }
+
+  #stream<T>(method: 'chat' | 'synthesize', args: unknown[], options: CallOptions): AsyncIterable<T> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        await self.start();
+        const id = self.#nextId++;
+        let finished = false;
+        let reply: Promise<FromPluginHost> | null = null;
+        try {
+          reply = self.#wait(id, options.signal);
+          self.#post({ t: 'call', id, method, args });
+          for (;;) {
+            const msg = self.#check(await reply!, `${method}()`);
+            if (msg.t === 'done') {
+              finished = true;
+              return;
+            }
+            if (msg.t !== 'item') throw new ParleyError('PLUGIN_GARBAGE', `plugin ${self.spec.name} sent an unexpected ${msg.t}`);
+            reply = self.#wait(id, options.signal);
+            self.#post({ t: 'next', id });
+            yield msg.value as T;
+          }
+        } finally {
+          if (!finished) {
+            // The consumer stopped early: the request for the next item will never be awaited.
+            reply?.catch(() => {});
+            self.#waiters.delete(id);
+            self.#post({ t: 'return', id });
+          }
+        }
+      },
+    };
+  }
+
+  /** Let the plugin dispose() itself, then end its process (killed after `graceMs`). */
+  async dispose(graceMs = 3_000): Promise<void> {
+    const child = this.#child;
+    this.#state = 'disposed';
+    this.#child = null;
+    for (const w of this.#waiters.values()) w.reject(new ParleyError('PLUGIN_FAILED', `plugin ${this.spec.name} was unloaded`));
+    this.#waiters.clear();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, graceMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (child.connected) child.send({ t: 'dispose' } satisfies ToPluginHost);
+      else child.kill('SIGKILL');
+    });
+  }
+}
+
+/**
+ * Import plugin modules in a throwaway plugin host (a worker process) to check that each loads and exports
+ * create(). One process serves a whole scan; one that a plugin crashes is replaced for the rest.
+ */
+export async function inspectPlugins(list: { dir: string; main: string }[], log: Logger, timeoutMs = 30_000): Promise<(Error | null)[]> {
+  const results: (Error | null)[] = [];
+  let child: ChildProcess | null = null;
+  try {
+    for (const { dir, main } of list) {
+      if (!child || child.exitCode !== null || child.signalCode !== null || !child.connected) {
+        child = forkWorker('plugin-host');
+        pipeOutput(child, log.child({ plugin: 'inspect' }));
+      }
+      const c: ChildProcess = child;
+      results.push(
+        await new Promise<Error | null>((resolve) => {
+          const done = (err: Error | null) => {
+            clearTimeout(timer);
+            c.off('message', onMessage);
+            c.off('exit', onExit);
+            resolve(err);
+          };
+          const onMessage = (m: FromPluginHost) => {
+            if (m.t === 'inspected') done(m.error ? deserializeError(m.error) : null);
+          };
+          const onExit = (code: number | null, signal: string | null) => done(new Error(`importing ${main} crashed its worker (${signal ?? `exit code ${code}`})`));
+          const timer = setTimeout(() => {
+            c.kill('SIGKILL');
+            done(new ParleyError('PLUGIN_TIMEOUT', `importing ${main} took longer than ${timeoutMs / 1000} s`));
+          }, timeoutMs);
+          c.on('message', onMessage);
+          c.once('exit', onExit);
+          c.send({ t: 'inspect', dir, main } satisfies ToPluginHost);
+        }),
+      );
+    }
+  } finally {
+    child?.kill('SIGKILL');
+  }
+  return results;
+}

@@ -1,0 +1,37 @@
+/**
+ * Is Parley reachable and ready to take calls? Three parts — the local server, the public URL (tunnel or
+ * PUBLIC_URL), the Twilio account — each ok or not, with a sentence that says what to do when not. Every change
+ * is a `server.status` event, so the GUI's indicators follow without polling.
+ */
+import type { CoreEvent } from './event-bus.ts';
+import type { ComponentStatus, CoreStatus, StatusComponent } from '../shared/status.ts';
+
+export type { ComponentStatus, CoreStatus, StatusComponent } from '../shared/status.ts';
+
+export class StatusBoard {
+  readonly #emit: (event: CoreEvent) => void;
+  readonly #s: CoreStatus = {
+    server: { ok: false, detail: 'not started: press Start (or run npm run headless)', url: null },
+    tunnel: { ok: false, detail: 'not started yet', url: null },
+    twilio: { ok: false, detail: 'not checked yet' },
+  };
+
+  constructor(emit: (event: CoreEvent) => void) {
+    this.#emit = emit;
+  }
+
+  get(): CoreStatus {
+    return structuredClone(this.#s);
+  }
+
+  /** Record a component's status; emits `server.status` only when something changed. */
+  set(component: StatusComponent, next: ComponentStatus & { url?: string | null }): void {
+    const cur = this.#s[component] as ComponentStatus & { url?: string | null };
+    const url = component === 'twilio' ? undefined : (next.url ?? null);
+    if (cur.ok === next.ok && cur.detail === next.detail && (component === 'twilio' || cur.url === url)) return;
+    cur.ok = next.ok;
+    cur.detail = next.detail;
+    if (component !== 'twilio') cur.url = url ?? null;
+    this.#emit({ type: 'server.status', component, ok: next.ok, detail: next.detail, ...(url ? { url } : {}), at: Date.now() });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The core's typed events: what the GUI, the call records and the CLI all consume (the bus itself is
+ * main/core/event-bus.ts). Add fields and event types freely, never rename or reshape existing ones.
+ */
+import type { PluginKind } from './plugins.ts';
+
+export type CallDirection = 'inbound' | 'outbound';
+export type AgentState = 'listening' | 'thinking' | 'speaking';
+/** Twilio's call statuses plus our own `connected` (media stream started). */
+export type CallStatus =
+  | 'queued'
+  | 'initiated'
+  | 'ringing'
+  | 'in-progress'
+  | 'completed'
+  | 'busy'
+  | 'no-answer'
+  | 'failed'
+  | 'canceled';
+
+export interface TurnMetrics {
+  /** End of the caller's speech → the engine decided the turn was over (≈ silenceMs). */
+  endpointMs: number;
+  /** Speech-to-text time (0 when a speculative transcript was already ready). */
+  sttMs: number;
+  /** LLM request → first text delta. */
+  llmFirstTokenMs: number | null;
+  /** First clause handed to TTS → its first audio chunk. */
+  ttsFirstAudioMs: number | null;
+  /** End of the caller's speech → first agent audio frame sent to Twilio. */
+  voiceToVoiceMs: number | null;
+  /** Endpoint → first outbound frame minus plugin time: what the engine itself adds. */
+  engineOverheadMs: number | null;
+}
+
+export interface CallPlugins {
+  stt: string;
+  llm: string;
+  tts: string;
+}
+
+export type CoreEvent =
+  | {
+      type: 'call.started';
+      callSid: string;
+      streamSid: string;
+      direction: CallDirection;
+      from: string | null;
+      to: string | null;
+      startedAt: number;
+      customParameters: Record<string, string>;
+      plugins: CallPlugins;
+      /** The model each plugin runs (its `model` setting, or its catalogue default), when known. */
+      models?: Partial<Record<PluginKind, string | null>>;
+    }
+  | { type: 'call.ended'; callSid: string; reason: string; endedAt: number; durationMs: number }
+  | { type: 'call.state'; callSid: string; state: AgentState; at: number }
+  | {
+      /** From Twilio status callbacks and the REST API (outbound calls before their stream connects). */
+      type: 'call.status';
+      callSid: string;
+      status: CallStatus;
+      direction?: CallDirection;
+      from?: string | null;
+      to?: string | null;
+      durationSec?: number;
+      errorCode?: string;
+      at: number;
+    }
+  | {
+      type: 'transcript';
+      callSid: string;
+      turnId: number;
+      role: 'caller';
+      text: string;
+      final: boolean;
+      at: number;
+    }
+  | {
+      type: 'transcript';
+      callSid: string;
+      turnId: number;
+      role: 'agent';
+      /** Everything the agent has generated for this turn so far. */
+      text: string;
+      /** The part Twilio confirmed as played (acknowledged marks). */
+      heard: string;
+      interrupted: boolean;
+      final: boolean;
+      at: number;
+    }
+  | { type: 'turn.metrics'; callSid: string; turnId: number; metrics: TurnMetrics; at: number }
+  | { type: 'call.dtmf'; callSid: string; digit: string; at: number }
+  | { type: 'call.interrupted'; callSid: string; turnId: number; source: 'barge-in' | 'manual'; at: number }
+  | { type: 'call.error'; callSid: string | null; code: string; message: string; at: number }
+  | { type: 'plugins.changed'; at: number }
+  | {
+      /** Settings changed at run time (GUI / control API): names of the changed settings, never their values. */
+      type: 'config.changed';
+      keys: string[];
+      at: number;
+    }
+  | {
+      type: 'model.progress';
+      modelId: string;
+      state: 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled';
+      bytes: number;
+      total: number | null;
+      rate: number | null;
+      etaSec: number | null;
+      error?: string;
+      at: number;
+    }
+  | { type: 'server.status'; component: 'server' | 'tunnel' | 'twilio'; ok: boolean; detail: string; url?: string; at: number };
+
+export type CoreEventType = CoreEvent['type'];
+export type EventOf<T extends CoreEventType> = Extract<CoreEvent, { type: T }>;
+
+/** What a status callback (or a REST lookup) says about a call: a `call.status` event without its envelope. */
+export type CallStatusUpdate = Omit<EventOf<'call.status'>, 'type' | 'at'>;

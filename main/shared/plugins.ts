@@ -1,0 +1,63 @@
+/**
+ * Plugins as the GUI and the control API see them: kinds, declared settings and models (the manifest's
+ * shapes, also part of the plugin contract in main/core/plugins/api.ts), and the registry's view of each one.
+ */
+
+export type PluginKind = 'stt' | 'llm' | 'tts';
+
+/** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */
+export interface SettingSpec {
+  type: 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'path';
+  default?: unknown;
+  description?: string;
+  /** For `enum`. */
+  values?: unknown[];
+  min?: number;
+  max?: number;
+}
+
+/** A downloadable model file a plugin can use, fed to the model manager. */
+export interface ModelFileSpec {
+  /** Path inside the model's folder, e.g. "onnx/encoder_model_quantized.onnx". */
+  path: string;
+  url: string;
+  sha256?: string;
+  size?: number;
+}
+
+export interface ModelSpec {
+  /** Globally unique, e.g. "whisper-tiny.en". */
+  id: string;
+  description?: string;
+  license?: string;
+  /** Total bytes, for the disk-space check and the GUI. */
+  size?: number;
+  files: ModelFileSpec[];
+  /** The catalogue default for this plugin. */
+  default?: boolean;
+}
+
+export type PluginSource = 'builtin' | 'user';
+
+/** A plugin folder that could not be used: which folder, and what is wrong with it. */
+export interface PluginProblem {
+  dir: string;
+  source: PluginSource;
+  message: string;
+}
+
+export interface PluginInfo {
+  name: string;
+  kind: PluginKind;
+  version: string;
+  description: string;
+  dir: string;
+  source: PluginSource;
+  active: boolean;
+  /** `loaded`: imported fine, not running; `ready`: instance running; `starting`; `failed`: create() failed. */
+  status: 'loaded' | 'starting' | 'ready' | 'failed' | 'broken';
+  error: string | null;
+  settings: Record<string, SettingSpec>;
+  values: Record<string, unknown>;
+  models: ModelSpec[];
+}

@@ -1,0 +1,92 @@
+/**
+ * What the call records hand out: to the GUI's History view (through IPC), the control API and the export.
+ * Times are epoch milliseconds; JSON-safe throughout.
+ */
+import type { CallDirection, CallPlugins } from './events.ts';
+
+export interface RecordingInfo {
+  /** Relative to the data folder, e.g. `recordings/CA….wav`. */
+  path: string;
+  bytes: number | null;
+  durationMs: number | null;
+}
+
+export interface CallSummary {
+  sid: string;
+  direction: CallDirection | null;
+  from: string | null;
+  to: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  /** Last known Twilio status (`in-progress` while live); the final one once ended. */
+  status: string;
+  /** Why the media stream ended (engine's reason), or `crashed`. */
+  endReason: string | null;
+  durationMs: number | null;
+  plugins: CallPlugins | null;
+  models: Record<string, string> | null;
+  turnCount: number;
+  recording: RecordingInfo | null;
+}
+
+export interface TurnLatencies {
+  endpointMs: number | null;
+  sttMs: number | null;
+  llmFirstTokenMs: number | null;
+  ttsFirstAudioMs: number | null;
+  voiceToVoiceMs: number | null;
+  engineOverheadMs: number | null;
+}
+
+export interface TurnRecord {
+  turnId: number;
+  callerText: string | null;
+  /** What the caller actually heard of the agent's reply. */
+  agentText: string | null;
+  /** Everything the agent generated for the turn (longer than agentText when interrupted). */
+  agentFullText: string | null;
+  interrupted: boolean;
+  callerAt: number | null;
+  agentAt: number | null;
+  /** From `turn.metrics`; null when the engine reported none for the turn. */
+  latencies: TurnLatencies | null;
+}
+
+export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'error' | 'ended';
+
+export interface EventRecord {
+  id: number;
+  at: number;
+  type: EventRecordType;
+  data: Record<string, unknown>;
+}
+
+export interface CallDetail extends CallSummary {
+  streamSid: string | null;
+  turns: TurnRecord[];
+  events: EventRecord[];
+}
+
+export interface CallQuery {
+  /** Free text: matches what was said (either side) and the numbers. */
+  q?: string;
+  /** started_at >= from (epoch ms). */
+  from?: number;
+  /** started_at < to (epoch ms). */
+  to?: number;
+  /** A phone number or part of one; punctuation and spaces are ignored. */
+  number?: string;
+  status?: string | string[];
+  direction?: CallDirection;
+  /** 1..500, default 50. */
+  limit?: number;
+  offset?: number;
+}
+
+export interface CallPage {
+  calls: CallSummary[];
+  /** Matching calls in all pages. */
+  total: number;
+  limit: number;
+  offset: number;
+}

@@ -1,0 +1,31 @@
+/** Readiness as the GUI and the control API see it: the status board (`GET /status`) and the setup doctor. */
+
+export type StatusComponent = 'server' | 'tunnel' | 'twilio';
+
+export interface ComponentStatus {
+  ok: boolean;
+  /** What is going on; when not ok, what to do about it. */
+  detail: string;
+}
+
+export interface CoreStatus {
+  server: ComponentStatus & { url: string | null };
+  tunnel: ComponentStatus & { url: string | null };
+  twilio: ComponentStatus;
+}
+
+export interface DoctorCheck {
+  id: string;
+  title: string;
+  /** true: fine; false: needs fixing; null: skipped (does not apply, or depends on a failed check). */
+  ok: boolean | null;
+  detail: string;
+  /** What to do next ('' when ok). */
+  fix: string;
+}
+
+export interface DoctorReport {
+  /** false when any check failed. */
+  ok: boolean;
+  checks: DoctorCheck[];
+}
