@@ -40,7 +40,9 @@ async function startServer(extraArgs: string[] = []): Promise<Server> {
   const token = randomBytes(16).toString('hex');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'main/cli/headless.ts'), '--port', '0', '--plugins-dir', join(ROOT, 'test/fixtures/plugins'), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs],
+    ['--import', 'tsx', join(ROOT, 'main/cli/headless.ts'), '--port', '0', '--plugins-dir', join(ROOT, 'test/fixtures/plugins'), '--data-dir', dataDir, '--log-level', 'warn',
+      // Tiny fixture plugins serve the 50-call level; real models would not (hence the lower defaults).
+      '--max-streams', '1000', '--max-connections-per-address', '1000', ...extraArgs],
     { cwd: ROOT, env: { ...process.env, PARLEY_CONTROL_TOKEN: token, PARLEY_PLUGINS_DIR: join(dataDir, 'plugins') }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

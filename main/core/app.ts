@@ -17,10 +17,10 @@ import { ParleyError, errorMessage } from './errors.ts';
 import { CoreEvents, type CallStatus } from './event-bus.ts';
 import { consoleSink, createLogger, type Logger } from './log.ts';
 import { PluginRegistry } from './plugins/registry.ts';
-import { checkControlToken, twilioSignatureAuthorizer, type Authorizer } from './server/access.ts';
-import { HttpServer } from './server/http.ts';
-import { MediaSocketServer } from './server/media-socket.ts';
-import { controlRoutes } from './server/control-routes.ts';
+import { checkControlToken, hostProblem, isLoopbackPeer, twilioSignatureAuthorizer, type Authorizer } from './server/access.ts';
+import { DEFAULT_LISTENER_LIMITS, HttpServer, type ListenerLimits } from './server/http.ts';
+import { DEFAULT_MEDIA_MAX_BUFFERED_BYTES, DEFAULT_START_TIMEOUT_MS, MediaSocketServer } from './server/media-socket.ts';
+import { DEFAULT_SSE_MAX_BUFFERED_BYTES, controlRoutes } from './server/control-routes.ts';
 import { voiceRoutes } from './server/voice-routes.ts';
 import { modelRoutes, pluginRoutes, recordRoutes } from './server/data-routes.ts';
 import { settingsRoutes, type SecretStore } from './server/settings-routes.ts';
@@ -64,6 +64,18 @@ export interface CoreOptions {
   fetch?: typeof fetch;
   /** Where PUT /settings keeps secrets (the desktop app: its keychain). Default: none — env / .env only. */
   secrets?: SecretStore;
+  /** Deadlines and buffer limits of the listeners (tests make them short; defaults in docs/api.md, "Limits"). */
+  limits?: Partial<ServerLimits>;
+}
+
+/** The fixed limits (the user-facing ones are settings: maxStreams, maxConnectionsPerAddress). */
+export interface ServerLimits extends Omit<ListenerLimits, 'maxConnectionsPerAddress'> {
+  /** A /media socket that sends no `start` within this is closed. */
+  mediaStartTimeoutMs: number;
+  /** Bytes buffered for a /media peer that stopped reading before it is cut off. */
+  mediaMaxBufferedBytes: number;
+  /** Bytes buffered for an /events client that stopped reading before it is cut off. */
+  sseMaxBufferedBytes: number;
 }
 
 export interface Core {
@@ -132,12 +144,30 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   });
   let records: CallStore | null = null;
 
+  const limits: ServerLimits = {
+    ...DEFAULT_LISTENER_LIMITS,
+    mediaStartTimeoutMs: DEFAULT_START_TIMEOUT_MS,
+    mediaMaxBufferedBytes: DEFAULT_MEDIA_MAX_BUFFERED_BYTES,
+    sseMaxBufferedBytes: DEFAULT_SSE_MAX_BUFFERED_BYTES,
+    ...options.limits,
+  };
+  const listenerLimits: ListenerLimits = { ...limits, maxConnectionsPerAddress: () => config.maxConnectionsPerAddress };
   const signatures = twilioSignatureAuthorizer({
     authToken: () => config.twilioAuthToken,
     enabled: () => config.validateSignatures,
     publicUrls: () => endpoint.urls(),
+    // Unsigned Twilio requests (no auth token) pass only from this computer with no public URL: the simulator.
+    exposure: (req) => {
+      if (endpoint.receivedThroughTunnel(req)) return 'it came through the ngrok tunnel';
+      const pub = endpoint.urls()[0];
+      if (pub) return `Parley is reachable from outside at ${pub}`;
+      if (!isLoopbackPeer(req)) return `it came from ${req.socket.remoteAddress ?? 'another computer'}, not from this one`;
+      return null;
+    },
     log: log.child({ component: 'signatures' }),
   });
+  // Signatures on (and checkable): a stream may open only a call a signed webhook or our own dial announced.
+  const requireAdmission = () => config.validateSignatures && !!config.twilioAuthToken;
   const authorize: Authorizer = async (access, req, u, body) => {
     if (access === 'control') checkControlToken(config.controlToken, req, u);
     signatures(access, req, u, body);
@@ -162,13 +192,17 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     ...(options.twilioApiUrl ? { apiBaseUrl: options.twilioApiUrl } : {}),
   });
 
-  const http = new HttpServer({ log, authorize });
+  // The loopback listener answers only to loopback names (and PUBLIC_URL's host): no DNS rebinding.
+  const http = new HttpServer({ log, authorize, limits: listenerLimits, hostProblem: (req) => hostProblem(req, { publicUrl: config.publicUrl, bindHost: config.host }) });
 
   const media = new MediaSocketServer({
     log,
     onStart: (start, socket) =>
-      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, recorder: () => records }, start, socket),
+      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission, recorder: () => records }, start, socket),
     onProblem: (callSid, code, message) => events.emit({ type: 'call.error', callSid, code, message, at: Date.now() }),
+    startTimeoutMs: limits.mediaStartTimeoutMs,
+    maxBufferedBytes: limits.mediaMaxBufferedBytes,
+    maxStreams: () => config.maxStreams,
   });
   http.upgrade(media.handler('/media'));
 
@@ -181,9 +215,11 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     // How late the media server's timers run (99th percentile since start): the pacing budget's health.
     eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
     pacing: pacing.snapshot(),
+    // Record writes that failed (a full disk): `ok` stays about the process; this says whether calls are kept.
+    records: records ? records.status : null,
   });
   // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
-  const twilioRoutes = voiceRoutes({ publicUrl: () => endpoint.url(), statusCallback: (st) => void calls.update(st) });
+  const twilioRoutes = voiceRoutes({ publicUrl: () => endpoint.url(), statusCallback: (st) => void calls.update(st), announce: (sid) => calls.announce(sid) });
   // Where Twilio reaches us: PUBLIC_URL or the ngrok tunnel (which only ever sees the Twilio routes).
   const endpoint = new PublicEndpoint({
     config,
@@ -192,19 +228,35 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     twilioRoutes,
     media: media.handler('/media'),
     health: () => ({ ok: true, instance }),
+    limits: listenerLimits,
     onStatus: (s) => board.set('tunnel', s),
     onUrlChange: (u) => void account.pointNumber(u),
     ...(options.ngrokConnect ? { connect: options.ngrokConnect } : {}),
     ...(options.tunnelBackoff ? { backoff: options.tunnelBackoff } : {}),
   });
-  const doctor = (): Promise<DoctorReport> => runDoctor({ config, plugins, models, account, endpoint, listeningUrl: () => url, instance, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const dial = (input: { to: string; from?: string }) => account.dial(input);
+  const doctor = (): Promise<DoctorReport> =>
+    runDoctor({
+      config,
+      plugins,
+      models,
+      account,
+      endpoint,
+      listeningUrl: () => url,
+      instance,
+      ...((options.records ?? true) ? { records: () => records?.status ?? null } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  const dial = async (input: { to: string; from?: string }) => {
+    const placed = await account.dial(input);
+    calls.announce(placed.callSid); // our own call: its stream may start (once)
+    return placed;
+  };
   const hangup = (callSid: string) => hangUp(calls, account, callSid);
   const interrupt = (callSid: string) => calls.interrupt(callSid);
   const liveCalls = () => calls.live();
   http.route(
     ...twilioRoutes,
-    ...controlRoutes({ subscribe: (listener) => events.onAny(listener), health, status: () => board.get(), doctor }),
+    ...controlRoutes({ subscribe: (listener) => events.onAny(listener), health, status: () => board.get(), doctor, log, sseMaxBufferedBytes: limits.sseMaxBufferedBytes }),
     ...callRoutes({ liveCalls, dial, hangup, interrupt }),
     ...pluginRoutes(plugins),
     ...modelRoutes(models),
@@ -239,7 +291,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       if (started) throw new ParleyError('INTERNAL', 'core already started');
       started = true;
       loopDelay.enable();
-      for (const dir of [config.dataDir, config.userPluginsDir]) if (dir) mkdirSync(dir, { recursive: true });
+      for (const dir of [config.dataDir, config.userPluginsDir]) if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
       config.controlToken = ensureControlToken(config.controlToken, config.dataDir, log).token;
       const unsafe = signatureSetupWarning(config);
       if (unsafe) log.warn(unsafe);
@@ -253,7 +305,8 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       } else vad = createEnergyVad();
       if (options.records ?? true) {
         try {
-          records = await CallStore.open({ dataDir: config.dataDir, log, recordCalls: config.recordCalls, retentionDays: config.retentionDays || null });
+          records = await CallStore.open({ dataDir: config.dataDir, log, recordCalls: config.recordCalls, retentionDays: config.retentionDays || null, onStatus: (st) => board.setRecords(st) });
+          board.setRecords(records.status);
           records.attach(events);
         } catch (err) {
           log.error('call records unavailable; calls go on without being recorded', { error: errorMessage(err) });

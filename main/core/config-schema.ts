@@ -56,6 +56,8 @@ export interface Config {
   validateSignatures: boolean;
   controlToken: string;
   dialRatePerMinute: number;
+  maxStreams: number;
+  maxConnectionsPerAddress: number;
   recordCalls: boolean;
   retentionDays: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -98,6 +100,8 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   validateSignatures: true,
   controlToken: '',
   dialRatePerMinute: 5,
+  maxStreams: 20,
+  maxConnectionsPerAddress: 100,
   recordCalls: false,
   retentionDays: 0,
   logLevel: 'info',
@@ -136,6 +140,8 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'validateSignatures', env: 'PARLEY_VALIDATE_SIGNATURES', flag: 'validate-signatures', type: 'bool', help: 'Check X-Twilio-Signature on webhooks and the media socket (turning it off logs a loud warning)' },
   { key: 'controlToken', env: 'PARLEY_CONTROL_TOKEN', type: 'string', secret: true, help: 'Bearer token for the local control API (generated on first run when empty)' },
   { key: 'dialRatePerMinute', env: 'PARLEY_DIAL_RATE', flag: 'dial-rate', type: 'int', min: 1, max: 1_000, help: 'Outbound calls allowed per minute' },
+  { key: 'maxStreams', env: 'PARLEY_MAX_STREAMS', flag: 'max-streams', type: 'int', min: 1, max: 10_000, help: 'Concurrent media streams (calls) accepted; more get a 503. The default is well above what one computer serves with real models (a few calls at once)' },
+  { key: 'maxConnectionsPerAddress', env: 'PARLEY_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', type: 'int', min: 1, max: 100_000, help: 'Open connections one client address may hold on each listener (tunnelled and locally proxied traffic all comes from 127.0.0.1)' },
   { key: 'recordCalls', env: 'PARLEY_RECORD_CALLS', flag: 'record-calls', type: 'bool', help: 'Record calls to WAV (check the consent laws where you and your callers are)' },
   { key: 'retentionDays', env: 'PARLEY_RETENTION_DAYS', flag: 'retention-days', type: 'int', min: 0, max: 36_500, help: 'Delete call records older than this many days (0 = keep forever)' },
   { key: 'logLevel', env: 'PARLEY_LOG_LEVEL', flag: 'log-level', type: 'enum', values: ['debug', 'info', 'warn', 'error'], help: 'Log level' },

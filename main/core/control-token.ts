@@ -43,7 +43,7 @@ export function ensureControlToken(configured: string, dataDir: string, log: Log
     }
     return { token: stored, source: 'file', path };
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // the data folder is private (see records/private-files.ts)
   const token = randomBytes(32).toString('base64url');
   // `wx`: never overwrite a token another process wrote a moment ago.
   try {

@@ -91,7 +91,7 @@ export function persistSettings(dataDir: string, values: Partial<Config>, plugin
     const existing = (current.pluginSettings ?? {}) as Config['pluginSettings'];
     current.pluginSettings = { ...existing, ...pluginSettings };
   }
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(`${file}.tmp`, JSON.stringify(current, null, 2) + '\n', { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }
@@ -198,7 +198,7 @@ export async function saveSettings(core: SettingsTarget, secrets: SecretStore, p
   const problems = Object.entries(fields);
   if (problems.length > 0) {
     const summary = problems.length === 1 ? `${problems[0]![0]} ${problems[0]![1]}` : `${problems.length} settings need fixing: ${problems.map(([k]) => k).join(', ')}`;
-    throw new ParleyError('CONFIG_INVALID', `Not saved: ${summary}.`, { details: { fields } });
+    throw new ParleyError('CONFIG_INVALID', `Not saved: ${summary.replace(/\.$/, '')}.`, { details: { fields } });
   }
 
   for (const [k, v] of secretWrites) secrets.save(k, v.trim());

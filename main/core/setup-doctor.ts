@@ -12,7 +12,7 @@ import { PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import type { PublicEndpoint } from './tunnel/public-endpoint.ts';
 import type { TwilioAccount } from './twilio/account.ts';
-import type { DoctorCheck, DoctorReport } from '../shared/status.ts';
+import type { DoctorCheck, DoctorReport, RecordsStatus } from '../shared/status.ts';
 
 export type { DoctorCheck, DoctorReport } from '../shared/status.ts';
 
@@ -29,6 +29,8 @@ export interface DoctorDeps {
   fetch?: typeof fetch;
   /** Per network check. Default 8 s. */
   timeoutMs?: number;
+  /** The call records' health (CallStore.status); null when the records could not open. Without it, no check. */
+  records?: () => RecordsStatus | null;
 }
 
 type Result = Omit<DoctorCheck, 'id' | 'title'>;
@@ -208,6 +210,18 @@ async function checkReachable(d: DoctorDeps): Promise<Result> {
   return pass(`${where} reaches this Parley from outside`);
 }
 
+function checkRecords(d: DoctorDeps): Result {
+  const r = d.records!();
+  if (!r) return fail('the call records could not be opened: calls are not recorded', 'See the log for why (the data folder must exist and be writable), fix it and restart Parley.');
+  if (!r.ok) {
+    return fail(
+      `${r.failedWrites} call-record write${r.failedWrites === 1 ? '' : 's'} failed and writes are still failing`,
+      'Free disk space on the drive that holds the data folder (or make the folder writable again). Parley retries by itself; calls that ended meanwhile are marked "ended (record incomplete)".',
+    );
+  }
+  return pass(r.failedWrites === 0 ? 'call records are being written' : `call records are being written again (${r.failedWrites} writes failed earlier)`);
+}
+
 export async function runDoctor(d: DoctorDeps): Promise<DoctorReport> {
   const run = async (id: string, title: string, fn: () => Result | Promise<Result>): Promise<DoctorCheck> => {
     try {
@@ -230,6 +244,7 @@ export async function runDoctor(d: DoctorDeps): Promise<DoctorReport> {
     await run('port', 'Server port', () => checkPort(d)),
     await run('plugins', 'Plugins valid', () => checkPlugins(d)),
     await run('models', 'Models present and verified', () => checkModels(d)),
+    ...(d.records ? [await run('records', 'Call records written', () => checkRecords(d))] : []),
   ];
   const [credentials, number, tunnel, reach] = await network;
   const checks = [...local, credentials!, number!, await run('signatures', 'Twilio signatures checked', () => checkSignatures(d)), tunnel!, reach!];

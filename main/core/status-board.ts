@@ -4,9 +4,9 @@
  * is a `server.status` event, so the GUI's indicators follow without polling.
  */
 import type { CoreEvent } from './event-bus.ts';
-import type { ComponentStatus, CoreStatus, StatusComponent } from '../shared/status.ts';
+import type { ComponentStatus, CoreStatus, RecordsStatus, StatusComponent } from '../shared/status.ts';
 
-export type { ComponentStatus, CoreStatus, StatusComponent } from '../shared/status.ts';
+export type { ComponentStatus, CoreStatus, RecordsStatus, StatusComponent } from '../shared/status.ts';
 
 export class StatusBoard {
   readonly #emit: (event: CoreEvent) => void;
@@ -18,6 +18,14 @@ export class StatusBoard {
 
   constructor(emit: (event: CoreEvent) => void) {
     this.#emit = emit;
+  }
+
+  /** The call records' health (CallStore's `onStatus`): in `/status` from then on; a change is a `server.status` event. */
+  setRecords(next: RecordsStatus): void {
+    const cur = this.#s.records;
+    if (cur && cur.ok === next.ok && cur.detail === next.detail && cur.failedWrites === next.failedWrites) return;
+    this.#s.records = { ok: next.ok, detail: next.detail, failedWrites: next.failedWrites };
+    this.#emit({ type: 'server.status', component: 'records', ok: next.ok, detail: next.detail, failedWrites: next.failedWrites, at: Date.now() });
   }
 
   get(): CoreStatus {

@@ -111,7 +111,7 @@ export type CoreEvent =
       error?: string;
       at: number;
     }
-  | { type: 'server.status'; component: 'server' | 'tunnel' | 'twilio'; ok: boolean; detail: string; url?: string; at: number };
+  | { type: 'server.status'; component: 'server' | 'tunnel' | 'twilio' | 'records'; ok: boolean; detail: string; url?: string; /** records only */ failedWrites?: number; at: number };
 
 export type CoreEventType = CoreEvent['type'];
 export type EventOf<T extends CoreEventType> = Extract<CoreEvent, { type: T }>;

@@ -20,7 +20,7 @@ export interface CallSummary {
   endedAt: number | null;
   /** Last known Twilio status (`in-progress` while live); the final one once ended. */
   status: string;
-  /** Why the media stream ended (engine's reason), or `crashed`. */
+  /** Why the media stream ended (engine's reason), or `crashed` / `record-incomplete` (recovered at the next start). */
   endReason: string | null;
   durationMs: number | null;
   plugins: CallPlugins | null;

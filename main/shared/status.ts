@@ -8,10 +8,20 @@ export interface ComponentStatus {
   detail: string;
 }
 
+/** The call records' health: writes that failed (a full disk, a folder that became unwritable). */
+export interface RecordsStatus extends ComponentStatus {
+  /** false while record writes are failing (the last one failed). */
+  ok: boolean;
+  /** Record writes that failed since start (each one a lost event, turn or recording size). */
+  failedWrites: number;
+}
+
 export interface CoreStatus {
   server: ComponentStatus & { url: string | null };
   tunnel: ComponentStatus & { url: string | null };
   twilio: ComponentStatus;
+  /** Absent from a core that keeps no records. */
+  records?: RecordsStatus;
 }
 
 export interface DoctorCheck {

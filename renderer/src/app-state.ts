@@ -51,7 +51,9 @@ export function handleEvent(event: GuiEvent): void {
       break;
     case 'server.status': {
       const current = status.get();
-      if (current) status.set({ ...current, [event.component]: { ok: event.ok, detail: event.detail, url: event.url ?? null } });
+      if (!current) break;
+      if (event.component === 'records') status.set({ ...current, records: { ok: event.ok, detail: event.detail, failedWrites: event.failedWrites ?? 0 } });
+      else status.set({ ...current, [event.component]: { ok: event.ok, detail: event.detail, url: event.url ?? null } });
       break;
     }
   }

@@ -47,6 +47,7 @@ describe('a complete setup', () => {
       ['port', true],
       ['plugins', true],
       ['models', true],
+      ['records', true],
       ['twilio-credentials', true],
       ['twilio-number', true],
       ['signatures', true],
@@ -120,6 +121,17 @@ describe('doctor checks on their own', () => {
       instance: 'me',
       ...over,
     }) as unknown as DoctorDeps;
+
+  it('call records: fails while writes are failing (a full disk), says to free space; passes once they work', async () => {
+    const failing = { ok: false, failedWrites: 3, detail: '3 call-record writes failed' };
+    const c = byId((await runDoctor(deps({ records: () => failing }))).checks, 'records');
+    expect(c.ok).toBe(false);
+    expect(c.detail).toBe('3 call-record writes failed and writes are still failing');
+    expect(c.fix).toMatch(/^Free disk space on the drive that holds the data folder/);
+    const again = byId((await runDoctor(deps({ records: () => ({ ok: true, failedWrites: 3, detail: '' }) }))).checks, 'records');
+    expect(again).toMatchObject({ ok: true, detail: 'call records are being written again (3 writes failed earlier)' });
+    expect(byId((await runDoctor(deps({ records: () => null }))).checks, 'records').ok).toBe(false);
+  });
 
   it('plugins missing, broken or failed, and stray folders: named, with what to do', async () => {
     const report = await runDoctor(

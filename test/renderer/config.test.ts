@@ -167,4 +167,33 @@ describe('Plugins, Models and Settings views', () => {
     await shot(page, 'status');
     expect(rig.pageErrors).toEqual([]);
   });
+
+  it('each plugin card shows its folder, and the view says a plugin runs with the user’s full rights', async () => {
+    const { page } = rig;
+    const toggle = page.locator('.status-toggle');
+    if ((await toggle.getAttribute('aria-expanded')) === 'true') await toggle.click(); // the status panel covers the view
+    await openView(page, 'Plugins');
+    const card = page.locator('.plugin-card[data-plugin="test-tts"]');
+    await card.waitFor();
+    expect(await card.locator('.plugin-dir code').textContent()).toBe(join(TEST_PLUGINS, 'test-tts'));
+    expect(await page.locator('.plugin-trust').textContent()).toMatch(/runs with your full rights.*only runs the built-in plugins and the ones you put in your plugins folder/s);
+    await shot(page, 'plugins-folders');
+  });
+
+  it('the status bar shows failing call-record writes (a full disk) and what to do, and clears when they work again', async () => {
+    const { page } = rig;
+    const detail = '4 call-record writes failed (last: database or disk is full); calls go on but are not fully recorded.';
+    rig.core.events.emit({ type: 'server.status', component: 'records', ok: false, detail, failedWrites: 4, at: Date.now() });
+    const item = page.locator('.status-item[data-component="records"]');
+    await item.filter({ hasText: 'Records: 4 writes failed' }).waitFor();
+    const toggle = page.locator('.status-toggle');
+    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+    const panel = page.getByRole('region', { name: 'Setup status' });
+    await panel.locator('li[data-component="records"]', { hasText: detail }).waitFor();
+    expect(await panel.locator('li[data-component="records"] .todo').textContent()).toMatch(/free disk space/);
+    await shot(page, 'status-records');
+    rig.core.events.emit({ type: 'server.status', component: 'records', ok: true, detail: 'writing call records again', failedWrites: 4, at: Date.now() });
+    await item.filter({ hasText: 'Records: 4 failed earlier' }).waitFor();
+    expect(rig.pageErrors).toEqual([]);
+  });
 });

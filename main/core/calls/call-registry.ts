@@ -7,6 +7,10 @@
  * (queued → initiated → ringing → in-progress → one final status) and a final one sticks, and ends the call's
  * session if it has one.
  *
+ * Admission: when signatures are on, a media stream may open only a call that a signed `/voice/incoming` (or
+ * Parley's own dial) announced within `ticketMs`, and only once (`announce` / `admit`): a signed upgrade
+ * replayed later, or a `start` naming a made-up callSid, finds no ticket.
+ *
  * Nothing hangs around forever:
  * - answered but no media stream within `streamMs` → hung up through the API, reported as failed with why;
  * - no news while queued/ringing for `ringMs` → Twilio is asked (when it can be); still nothing → failed;
@@ -73,9 +77,14 @@ export interface CallTimeouts {
   endGraceMs: number;
   /** How long finished calls are remembered, to drop late duplicate callbacks. Default 10 min. */
   keepFinishedMs: number;
+  /** How long an announced call may wait for its one media stream. Default 5 min. */
+  ticketMs: number;
 }
 
-export const DEFAULT_CALL_TIMEOUTS: CallTimeouts = { ringMs: 120_000, maxRingMs: 660_000, streamMs: 20_000, endGraceMs: 15_000, keepFinishedMs: 600_000 };
+export const DEFAULT_CALL_TIMEOUTS: CallTimeouts = { ringMs: 120_000, maxRingMs: 660_000, streamMs: 20_000, endGraceMs: 15_000, keepFinishedMs: 600_000, ticketMs: 300_000 };
+
+/** Admission tickets kept at most (oldest dropped first): a flood of webhooks can't grow memory without bound. */
+const MAX_TICKETS = 10_000;
 
 export interface CallRegistryOptions {
   emit(event: CoreEvent): void;
@@ -111,6 +120,8 @@ export class CallRegistry {
   readonly #now: () => number;
   readonly #calls = new Map<string, Entry>();
   readonly #finished = new Map<string, Finished>();
+  /** callSid → when its admission ticket expires (insertion order = oldest first). */
+  readonly #tickets = new Map<string, number>();
   #stopped = false;
 
   constructor(options: CallRegistryOptions) {
@@ -217,6 +228,25 @@ export class CallRegistry {
     return true;
   }
 
+  /** A signed `/voice/incoming` or Parley's own dial named this call: it may open one media stream, soon. */
+  announce(callSid: string): void {
+    if (this.#stopped) return;
+    const now = this.#now();
+    for (const [sid, expires] of this.#tickets) {
+      if (expires > now && this.#tickets.size < MAX_TICKETS) break;
+      this.#tickets.delete(sid);
+    }
+    this.#tickets.delete(callSid);
+    this.#tickets.set(callSid, now + this.#t.ticketMs);
+  }
+
+  /** Take the call's admission ticket: true once per announcement, within `ticketMs`; false otherwise. */
+  admit(callSid: string): boolean {
+    const expires = this.#tickets.get(callSid);
+    this.#tickets.delete(callSid);
+    return expires !== undefined && expires > this.#now();
+  }
+
   /**
    * The call's media stream started (it is answered and talking). Throws when the call already has one: a
    * second stream for a call is refused.
@@ -255,6 +285,7 @@ export class CallRegistry {
     this.#stopped = true;
     for (const e of this.#calls.values()) if (e.timer) clearTimeout(e.timer);
     this.#calls.clear();
+    this.#tickets.clear();
   }
 
   #emitStatus(u: CallUpdate): void {

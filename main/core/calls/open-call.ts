@@ -1,6 +1,7 @@
 /**
  * A media stream's `start` became a call: take the active plugins, build the CallSession, register it with
- * the call registry (which refuses a second stream for the same call), hand its audio tap to the recorder,
+ * the call registry (which refuses a second stream for the same call, and — signatures on — one that holds no
+ * admission ticket), hand its audio tap to the recorder,
  * and start it.
  */
 import type { VadEngine } from '../audio/vad/types.ts';
@@ -27,6 +28,8 @@ export interface OpenCallDeps {
   pacing: PacingStats;
   /** The started core's VAD (null before start). */
   vad(): VadEngine | null;
+  /** Signatures are on: the call must hold an admission ticket (CallRegistry.announce), used up here. */
+  requireAdmission(): boolean;
   /** Where call audio is recorded, when recording is on (null: not recorded). */
   recorder(): { recordAudio(callSid: string, frame: TappedFrame): void } | null;
 }
@@ -36,6 +39,12 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   const vad = deps.vad();
   if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
   if (deps.calls.session(s.callSid)) throw new ParleyError('BAD_REQUEST', `call ${s.callSid} already has a media stream`);
+  if (deps.requireAdmission() && !deps.calls.admit(s.callSid)) {
+    throw new ParleyError(
+      'FORBIDDEN',
+      `call ${s.callSid} was not announced by a signed /voice/incoming or Parley's own dial in the last few minutes, or its stream was already opened once: a replayed or forged stream`,
+    );
+  }
   const { plugins } = deps;
   const taken: Lease<PluginKind>[] = [];
   const take = <K extends PluginKind>(kind: K): Lease<K> => {

@@ -11,9 +11,16 @@ export interface SerializedError {
   stack?: string;
 }
 
+/**
+ * Largest IPC message a plugin's process may send (an audio chunk, a transcript, a log line with its fields):
+ * the app's process holds a whole message in memory before it sees it, so the plugin host refuses to send a
+ * bigger one and fails that request instead. 16 MB is ~90 s of 44.1 kHz float audio in one chunk.
+ */
+export const MAX_PLUGIN_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 /** App → plugin host. */
 export type ToPluginHost =
-  | { t: 'init'; name: string; kind: PluginKind; dir: string; main: string; settings: Record<string, unknown>; modelDir: string }
+  | { t: 'init'; name: string; kind: PluginKind; dir: string; main: string; settings: Record<string, unknown>; modelDir: string; maxMessageBytes?: number }
   | { t: 'inspect'; dir: string; main: string }
   | { t: 'call'; id: number; method: 'transcribe' | 'chat' | 'synthesize'; args: unknown[] }
   | { t: 'next'; id: number }

@@ -6,16 +6,46 @@
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
+import { serialize } from 'node:v8';
 import type { PluginContext, PluginKind } from './api.ts';
 import { importForPlugin, resolveForPlugin } from './plugin-imports.ts';
-import { serializeError, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
+import { MAX_PLUGIN_MESSAGE_BYTES, serializeError, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
 
 if (!process.send) throw new Error('plugin-host must run as a forked child process (with an IPC channel)');
 // The app went away (crashed, killed): nothing left to serve.
 process.on('disconnect', () => process.exit(0));
 
+let maxMessageBytes = MAX_PLUGIN_MESSAGE_BYTES;
+
+/**
+ * Sends one message to the app — unless it is bigger than the app accepts: then the request it answers fails
+ * with PLUGIN_FAILED naming the limit (the call goes on), and an oversized log line is cut.
+ */
 function send(msg: FromPluginHost): void {
-  if (process.connected) process.send!(msg);
+  if (!process.connected) return;
+  if (msg.t === 'item' || msg.t === 'result' || msg.t === 'log') {
+    // The same encoding the IPC channel uses ('advanced' serialisation): its size is what the app would hold.
+    const size = serialize(msg).length;
+    if (size > maxMessageBytes) {
+      const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+      if (msg.t === 'log') {
+        send({ t: 'log', level: msg.level, msg: `${msg.msg.slice(0, 1024)} … [log message of ${mb(size)} cut: the limit for one message from a plugin is ${mb(maxMessageBytes)}]` });
+        return;
+      }
+      const err = new Error(
+        `sent a message of ${mb(size)}; the limit for one message from a plugin is ${mb(maxMessageBytes)} — return smaller results (yield audio in shorter chunks)`,
+      ) as Error & { code: string };
+      err.code = 'PLUGIN_FAILED';
+      if (msg.t === 'item') {
+        iterators.get(msg.id)?.return?.()?.catch(() => {});
+        iterators.delete(msg.id);
+        aborts.delete(msg.id);
+      }
+      process.send!({ t: 'error', id: msg.id, error: serializeError(err) } satisfies FromPluginHost);
+      return;
+    }
+  }
+  process.send!(msg);
 }
 
 /**
@@ -136,6 +166,7 @@ process.on('message', (msg: ToPluginHost) => {
       );
       break;
     case 'init':
+      if (typeof msg.maxMessageBytes === 'number' && msg.maxMessageBytes > 0) maxMessageBytes = msg.maxMessageBytes;
       (async () => {
         const plugin = await importPlugin(msg.dir, msg.main);
         const created = await plugin.create(makeContext(msg));

@@ -5,12 +5,12 @@
  * hurt its own process. A crashed or stuck worker is restarted on demand.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { ParleyError, abortError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { forkWorker } from '../workers.ts';
 import type { AudioChunk, ChatMessage, CallOptions, PluginKind } from './api.ts';
-import { deserializeError, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
+import { deserializeError, MAX_PLUGIN_MESSAGE_BYTES, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
+import { LogRateLimit, MAX_PLUGIN_LINE_BYTES, PLUGIN_LOG_LINES_PER_SECOND, readLines, type OutputLines } from './plugin-output.ts';
 
 export interface PluginProxySpec {
   name: string;
@@ -28,22 +28,42 @@ export interface PluginProxyOptions {
   stuckAfterMs?: number;
   /** After a failed create(), how long before a call tries again. */
   retryAfterMs?: number;
+  /** Largest IPC message the plugin's process may send; a bigger one fails its request (PLUGIN_FAILED). */
+  maxMessageBytes?: number;
+  /** Longest line of the plugin's stdout/stderr kept in the log; the rest is dropped. */
+  maxLineBytes?: number;
+  /** Log lines a second from this plugin (output and ctx.log); more are counted and reported as suppressed. */
+  logLinesPerSecond?: number;
 }
 
 type Waiter = { resolve: (msg: FromPluginHost) => void; reject: (err: Error) => void };
 
 export type PluginProxyState = 'idle' | 'starting' | 'ready' | 'failed' | 'disposed';
 
-/** Forward the plugin process's own stdout/stderr lines to the log (plugins may print). */
-function pipeOutput(child: ChildProcess, log: Logger): void {
-  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => log.debug(line));
-  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => log.warn(line));
+/** One plugin's log: rate-limited, whatever the line came through (stdout, stderr, ctx.log). */
+function limitedLog(log: Logger, perSecond?: number): { log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void } {
+  const limit = new LogRateLimit((n, max) => log.warn(`… ${n} more log lines from this plugin suppressed (more than ${max} a second)`, { suppressed: n }), perSecond);
+  return { log: (level, msg, fields) => limit.allow() && log[level](msg, fields) };
+}
+
+/**
+ * Forward the plugin process's own stdout/stderr lines to the log (plugins may print): line length capped as
+ * the bytes arrive, never buffered whole (see plugin-output.ts).
+ */
+function pipeOutput(child: ChildProcess, out: ReturnType<typeof limitedLog>, maxLineBytes = MAX_PLUGIN_LINE_BYTES): OutputLines[] {
+  const lines: OutputLines[] = [];
+  if (child.stdout) lines.push(readLines(child.stdout, (line) => out.log('debug', line), maxLineBytes));
+  if (child.stderr) lines.push(readLines(child.stderr, (line) => out.log('warn', line), maxLineBytes));
+  return lines;
 }
 
 export class PluginProxy {
   readonly spec: PluginProxySpec;
   readonly #log: Logger;
   readonly #opts: Required<PluginProxyOptions>;
+  readonly #out: ReturnType<typeof limitedLog>;
+  #lines: OutputLines[] = [];
+  #outputHighWater = 0;
   #child: ChildProcess | null = null;
   #starting: Promise<void> | null = null;
   #state: PluginProxyState = 'idle';
@@ -55,7 +75,20 @@ export class PluginProxy {
   constructor(spec: PluginProxySpec, log: Logger, options: PluginProxyOptions = {}) {
     this.spec = spec;
     this.#log = log.child({ plugin: spec.name });
-    this.#opts = { loadTimeoutMs: options.loadTimeoutMs ?? 180_000, stuckAfterMs: options.stuckAfterMs ?? 2_000, retryAfterMs: options.retryAfterMs ?? 10_000 };
+    this.#opts = {
+      loadTimeoutMs: options.loadTimeoutMs ?? 180_000,
+      stuckAfterMs: options.stuckAfterMs ?? 2_000,
+      retryAfterMs: options.retryAfterMs ?? 10_000,
+      maxMessageBytes: options.maxMessageBytes ?? MAX_PLUGIN_MESSAGE_BYTES,
+      maxLineBytes: options.maxLineBytes ?? MAX_PLUGIN_LINE_BYTES,
+      logLinesPerSecond: options.logLinesPerSecond ?? PLUGIN_LOG_LINES_PER_SECOND,
+    };
+    this.#out = limitedLog(this.#log, this.#opts.logLinesPerSecond);
+  }
+
+  /** The most bytes of the plugin's output ever held in this process for one unfinished line (bounded by maxLineBytes). */
+  get outputHighWaterBytes(): number {
+    return Math.max(this.#outputHighWater, ...this.#lines.map((l) => l.highWaterBytes));
   }
 
   get state(): PluginProxyState {
@@ -79,7 +112,8 @@ export class PluginProxy {
     this.#starting = new Promise<void>((resolve, reject) => {
       const child = forkWorker('plugin-host');
       this.#child = child;
-      pipeOutput(child, this.#log);
+      this.#outputHighWater = this.outputHighWaterBytes;
+      this.#lines = pipeOutput(child, this.#out, this.#opts.maxLineBytes);
       let settled = false;
       const finish = (err: Error | null) => {
         if (settled) return;
@@ -119,7 +153,7 @@ export class PluginProxy {
         this.#crashed(child, err);
         finish(err);
       });
-      this.#post({ t: 'init', ...this.spec }, child);
+      this.#post({ t: 'init', ...this.spec, maxMessageBytes: this.#opts.maxMessageBytes }, child);
     });
     return this.#starting;
   }
@@ -139,7 +173,8 @@ export class PluginProxy {
 
   #dispatch(msg: FromPluginHost): void {
     if (msg.t === 'log') {
-      this.#log[msg.level](msg.msg, msg.fields);
+      const text = msg.msg.length > this.#opts.maxLineBytes ? `${msg.msg.slice(0, this.#opts.maxLineBytes)} … [cut at ${Math.round(this.#opts.maxLineBytes / 1024)} KB]` : msg.msg;
+      this.#out.log(msg.level, text, msg.fields);
       return;
     }
     if ('id' in msg) {
@@ -288,7 +323,7 @@ export async function inspectPlugins(list: { dir: string; main: string }[], log:
     for (const { dir, main } of list) {
       if (!child || child.exitCode !== null || child.signalCode !== null || !child.connected) {
         child = forkWorker('plugin-host');
-        pipeOutput(child, log.child({ plugin: 'inspect' }));
+        pipeOutput(child, limitedLog(log.child({ plugin: 'inspect' })));
       }
       const c: ChildProcess = child;
       results.push(

@@ -9,7 +9,7 @@
  * same process id as crashed. Other processes (the export CLI, a second Parley) are safe: recovery checks
  * whether a call's owning process is alive.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -21,13 +21,19 @@ import { openRecordsDb, recordsDbPath, RECORDINGS_DIR, type RecordsDb } from './
 import { exportRecords, type ExportOptions, type ExportSummary } from './export-format.ts';
 import { getCall, listCalls } from './queries.ts';
 import { CallRecorder, type CallRecorderOptions } from './recorder.ts';
+import { ensurePrivateDir, tightenPrivateFiles } from './private-files.ts';
 import { recordingAbsolutePath, recoverAfterCrash, type RecoveryResult } from './recovery.ts';
-import type { CallDetail, CallPage, CallQuery } from './types.ts';
+import type { RecordsStatus } from '../../shared/status.ts';
+import { INCOMPLETE_MARKER, type CallDetail, type CallPage, type CallQuery } from './types.ts';
 import { isRecordedEvent, RecordsWriter } from './writer.ts';
 
 const DAY_MS = 86_400_000;
 const RETENTION_CHECK_MS = 6 * 3_600_000;
 const ERROR_LOG_INTERVAL_MS = 5000;
+/** A call's audio moves its `last_event_at` (what a crash recovery ends it at) at most this often. */
+const AUDIO_TOUCH_MS = 1000;
+/** `call.ended` events whose write failed, kept to be written once the disk takes writes again. */
+const MAX_PENDING_ENDED = 1000;
 
 export interface CallStoreOptions {
   /** The data folder: records.db and recordings/ live here. */
@@ -39,8 +45,10 @@ export interface CallStoreOptions {
   retentionDays?: number | null;
   /** Recorder tuning (tests). */
   recorder?: Pick<CallRecorderOptions, 'lagMs' | 'flushMs'>;
-  /** Clock for retention (tests). */
+  /** Clock for retention and for audio's `last_event_at` (tests). */
   now?: () => number;
+  /** Told when the records' health changes (writes start failing, fail again, or work again): the status board. */
+  onStatus?: (status: RecordsStatus) => void;
 }
 
 export class CallStore {
@@ -68,6 +76,14 @@ export class CallStore {
   readonly #closing = new Set<string>();
   readonly #detach: (() => void)[] = [];
   #failedWrites = 0;
+  /** Whether the last write failed (the doctor and the status bar say so while it does). */
+  #failing = false;
+  #lastError = '';
+  #markerWritten = false;
+  readonly #onStatus: CallStoreOptions['onStatus'];
+  readonly #pendingEnded = new Map<string, CoreEvent>();
+  /** When each live call's audio last moved its `last_event_at`. */
+  readonly #audioTouched = new Map<string, number>();
   #failedAtLastLog = 0;
   #lastErrorLog = -Infinity;
   #closed = false;
@@ -83,15 +99,24 @@ export class CallStore {
     this.#now = options.now ?? Date.now;
     this.#recorderOptions = options.recorder;
     this.#recordCalls = options.recordCalls ?? false;
+    this.#onStatus = options.onStatus;
   }
 
   /** Opens (creating and migrating as needed) the records in `dataDir` and recovers from an unclean stop. */
   static async open(options: CallStoreOptions): Promise<CallStore> {
     const log = options.log ?? silentLogger;
     const db = openRecordsDb(recordsDbPath(options.dataDir), { log });
+    const recordingsDir = join(options.dataDir, RECORDINGS_DIR);
+    try {
+      // Recordings an older Parley left readable by everyone are made private too.
+      if (existsSync(recordingsDir)) ensurePrivateDir(recordingsDir, log);
+      tightenPrivateFiles([], recordingsDir, log);
+    } catch (err) {
+      log.warn('records: could not check the recordings folder\'s permissions', { error: errorMessage(err) });
+    }
     let recovery: RecoveryResult;
     try {
-      recovery = await recoverAfterCrash(db, options.dataDir, join(options.dataDir, RECORDINGS_DIR), log);
+      recovery = await recoverAfterCrash(db, options.dataDir, recordingsDir, log);
     } catch (err) {
       db.close();
       throw new ParleyError('RECORDS_FAILED', `Recovering the call records in ${options.dataDir} failed: ${errorMessage(err)}`, { cause: err });
@@ -114,24 +139,77 @@ export class CallStore {
     try {
       if (!isRecordedEvent(event) || (event.callSid !== null && this.#deleted.has(event.callSid))) return;
       // The recording is finished even when the row cannot be written.
-      if (event.type === 'call.ended') this.#finishRecording(event.callSid);
+      if (event.type === 'call.ended') {
+        this.#finishRecording(event.callSid);
+        this.#audioTouched.delete(event.callSid);
+      }
       const skipped = this.#writer.write(event);
       if (skipped !== null && event.type !== 'call.error') this.#log.warn('records: event not stored', { type: event.type, reason: skipped });
+      if (event.type === 'call.ended') this.#pendingEnded.delete(event.callSid);
+      this.#writeWorked();
     } catch (err) {
-      this.#failedWrites++;
-      // A broken disk fails every write: say so at most every few seconds, with how many were lost meanwhile.
-      const now = Date.now();
-      if (now - this.#lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
-        this.#log.error('records: could not store an event', {
-          type: event.type,
-          callSid: 'callSid' in event ? event.callSid : undefined,
-          error: errorMessage(err),
-          failedSinceLastReport: this.#failedWrites - this.#failedAtLastLog,
-        });
-        this.#lastErrorLog = now;
-        this.#failedAtLastLog = this.#failedWrites;
+      // A lost `call.ended` would leave the call "in progress" for good: it is written again once writes work.
+      if (event.type === 'call.ended' && this.#pendingEnded.size < MAX_PENDING_ENDED) this.#pendingEnded.set(event.callSid, event);
+      this.#writeFailed(err, { type: event.type, callSid: 'callSid' in event ? event.callSid : undefined });
+    }
+  }
+
+  /** The records' health, for `/status`, `/health`, the doctor and the GUI's status bar. */
+  get status(): RecordsStatus {
+    const n = this.#failedWrites;
+    const where = `the data folder ${this.dataDir}`;
+    if (this.#failing) {
+      return {
+        ok: false,
+        failedWrites: n,
+        detail: `${n} call-record write${n === 1 ? '' : 's'} failed (last: ${this.#lastError}); calls go on but are not fully recorded. Free disk space on ${where} (or make it writable); Parley retries by itself.`,
+      };
+    }
+    return { ok: true, failedWrites: n, detail: n === 0 ? 'writing call records' : `writing call records again; ${n} write${n === 1 ? '' : 's'} failed earlier (those calls' records are incomplete)` };
+  }
+
+  #notify(): void {
+    try {
+      this.#onStatus?.(this.status);
+    } catch (err) {
+      this.#log.warn('records: status listener failed', { error: errorMessage(err) });
+    }
+  }
+
+  #writeWorked(): void {
+    if (!this.#failing) return;
+    this.#failing = false;
+    this.#log.info('records: writes work again', { failedWrites: this.#failedWrites });
+    this.#notify();
+    for (const [sid, ended] of [...this.#pendingEnded]) {
+      this.#pendingEnded.delete(sid);
+      this.handle(ended);
+    }
+  }
+
+  /** Counts a failed write, leaves a marker for the next start's recovery and logs — at most every few seconds. */
+  #writeFailed(err: unknown, fields: Record<string, unknown>): void {
+    this.#failedWrites++;
+    this.#lastError = errorMessage(err);
+    const wasFailing = this.#failing;
+    this.#failing = true;
+    if (!this.#markerWritten) {
+      try {
+        // An empty file needs no data block: it can usually be made on a full disk.
+        closeSync(openSync(join(this.dataDir, INCOMPLETE_MARKER), 'a', 0o600));
+        this.#markerWritten = true;
+      } catch {
+        // the next start then ends such calls as `crashed`
       }
     }
+    // A broken disk fails every write: say so at most every few seconds, with how many were lost meanwhile.
+    const now = Date.now();
+    if (now - this.#lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
+      this.#log.error('records: could not store an event', { ...fields, error: this.#lastError, failedSinceLastReport: this.#failedWrites - this.#failedAtLastLog });
+      this.#lastErrorLog = now;
+      this.#failedAtLastLog = this.#failedWrites;
+      this.#notify();
+    } else if (!wasFailing) this.#notify();
   }
 
   /** Writes that failed since open (the GUI can show a warning). */
@@ -237,6 +315,18 @@ export class CallStore {
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
     for (const sid of [...this.#recorders.keys()]) this.#finishRecording(sid);
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    // A last try for calls whose end could not be written (the disk may have room again).
+    for (const [sid, ended] of [...this.#pendingEnded]) {
+      try {
+        if (isRecordedEvent(ended)) this.#writer.write(ended);
+        this.#pendingEnded.delete(sid);
+      } catch {
+        // left for the next start's recovery ("ended (record incomplete)")
+      }
+    }
+    // Every lost end was written after all: the next start has nothing to mark incomplete.
+    if (this.#markerWritten && this.#pendingEnded.size === 0) rmSync(join(this.dataDir, INCOMPLETE_MARKER), { force: true });
+    this.#pendingEnded.clear();
     this.#db.close();
   }
 
@@ -252,6 +342,7 @@ export class CallStore {
 
   #onAudio(sid: string, event: TappedFrame): void {
     if (typeof sid !== 'string' || sid === '' || this.#deleted.has(sid) || !(event.mulaw instanceof Uint8Array)) return;
+    this.#touchFromAudio(sid);
     let entry = this.#recorders.get(sid);
     if (!entry) {
       if (this.#decided.has(sid)) return;
@@ -263,9 +354,23 @@ export class CallStore {
     entry.recorder.push(event.track, event.offsetMs, event.mulaw);
   }
 
+  /** A call that only streams audio (nobody speaks a turn) is still alive: a crash must not end it at its start. */
+  #touchFromAudio(sid: string): void {
+    const now = this.#now();
+    const last = this.#audioTouched.get(sid);
+    if (last !== undefined && now - last < AUDIO_TOUCH_MS) return;
+    this.#audioTouched.set(sid, now);
+    try {
+      this.#writer.touch(sid, now);
+      this.#writeWorked();
+    } catch (err) {
+      this.#writeFailed(err, { type: 'audio', callSid: sid });
+    }
+  }
+
   #startRecording(sid: string): { recorder: CallRecorder; path: string } | undefined {
     try {
-      mkdirSync(this.recordingsDir, { recursive: true });
+      ensurePrivateDir(this.recordingsDir, this.#log);
       const base = sid.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100) || 'call';
       let name = `${base}.wav`;
       for (let n = 2; existsSync(join(this.recordingsDir, name)); n++) name = `${base}-${n}.wav`;
@@ -273,12 +378,16 @@ export class CallStore {
       // The row points at the file before the file exists: a crash in between leaves no untracked audio.
       this.#writer.ensureCall(sid, this.#now());
       this.#writer.setRecording(sid, path, null, null);
-      const recorder = new CallRecorder(join(this.recordingsDir, name), { ...this.#recorderOptions, log: this.#log.child({ callSid: sid }) });
+      const recorder = new CallRecorder(join(this.recordingsDir, name), {
+        ...this.#recorderOptions,
+        log: this.#log.child({ callSid: sid }),
+        onWriteFailed: (err) => this.#writeFailed(err, { type: 'recording', callSid: sid }),
+      });
       const entry = { recorder, path };
       this.#recorders.set(sid, entry);
       return entry;
     } catch (err) {
-      this.#failedWrites++;
+      this.#writeFailed(err, { type: 'recording', callSid: sid });
       this.#log.error('records: could not start the recording; this call is not recorded', { callSid: sid, error: errorMessage(err) });
       return undefined;
     }
@@ -294,8 +403,7 @@ export class CallStore {
       try {
         this.#writer.setRecording(sid, entry.path, result.dataBytes, result.durationMs);
       } catch (err) {
-        this.#failedWrites++;
-        this.#log.error('records: could not store the recording size', { callSid: sid, error: errorMessage(err) });
+        this.#writeFailed(err, { type: 'recording size', callSid: sid });
       }
     });
     this.#track(done.finally(() => this.#closing.delete(sid)));

@@ -19,12 +19,13 @@
  * even then the database stays consistent. FULL would fsync on every commit — on the event loop that carries
  * live call audio — which is not worth it for a desktop app's call log.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync, type DatabaseSyncInstance } from '@photostructure/sqlite';
 import { ParleyError, errorMessage } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { migrate } from './migrations.ts';
+import { ensurePrivateDir, ensurePrivateFile, tightenPrivateFiles } from './private-files.ts';
 
 export const RECORDS_DB_FILE = 'records.db';
 export const RECORDINGS_DIR = 'recordings';
@@ -51,7 +52,12 @@ export function openRecordsDb(file: string, options: OpenRecordsDbOptions = {}):
         { details: { file } },
       );
     }
-    mkdirSync(dirname(file), { recursive: true });
+  }
+  if (!options.mustExist) {
+    // 0700 folder, 0600 file: SQLite gives the -wal and -shm files the database file's mode.
+    ensurePrivateDir(dirname(file), log);
+    ensurePrivateFile(file, log);
+    tightenPrivateFiles([`${file}-wal`, `${file}-shm`], null, log);
   }
   let db: RecordsDb;
   try {

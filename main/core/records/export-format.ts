@@ -55,9 +55,6 @@ export const CSV_COLUMNS = [
   'engine_overhead_ms',
 ] as const;
 
-/** Columns holding what people said: they get spreadsheet-formula protection (see csvCell). */
-const FREE_TEXT = new Set<string>(['caller_text', 'agent_heard', 'agent_text']);
-
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
@@ -73,20 +70,24 @@ export function parseSince(text: string): number {
   return ms;
 }
 
+/** A plain E.164 number: a spreadsheet reads it as a number at worst, never as a formula, so it stays as it is. */
+const E164 = /^\+[0-9]{1,15}$/;
+
 /**
- * One CSV cell. Quoted when it holds a comma, quote, CR or LF (quotes doubled). Free text that starts like a
- * spreadsheet formula (= + - @) gets a leading apostrophe: transcripts are what strangers said on the phone,
- * and a cell such as `=HYPERLINK(...)` must not run when the file is opened in a spreadsheet.
+ * One CSV cell. Quoted when it holds a comma, quote, CR or LF (quotes doubled). Any text that starts like a
+ * spreadsheet formula (= + - @, or a tab / CR before one) gets a leading apostrophe — not only transcripts:
+ * sid, from, to, status and reasons arrive from webhooks too, and a cell such as `=HYPERLINK(...)` must not run
+ * when the file is opened in a spreadsheet. Numbers (not strings) and plain E.164 numbers are left alone.
  */
-export function csvCell(value: unknown, freeText = false): string {
+export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   let s = typeof value === 'string' ? value : String(value);
-  if (freeText && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s) && !E164.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function csvLine(values: readonly unknown[], columns: readonly string[] = CSV_COLUMNS): string {
-  return values.map((v, i) => csvCell(v, FREE_TEXT.has(columns[i] ?? ''))).join(',') + '\r\n';
+export function csvLine(values: readonly unknown[]): string {
+  return values.map((v) => csvCell(v)).join(',') + '\r\n';
 }
 
 function jsonCall(call: CallDetail): unknown {

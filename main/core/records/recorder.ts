@@ -24,6 +24,7 @@ import { decodeSample } from '../audio/mulaw.ts';
 import { SAMPLE_RATE } from '../audio/frames.ts';
 import { errorMessage } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { PRIVATE_FILE_MODE } from './private-files.ts';
 import { parseWavHeader, WAV_BLOCK_ALIGN, WAV_HEADER_BYTES, wavDurationMs, wavHeader, wavSizeFields } from './wav.ts';
 
 const write = promisify(writeCb);
@@ -40,6 +41,10 @@ export interface CallRecorderOptions {
   lagMs?: number;
   /** Write to disk once at least this much audio (ms) is ready. */
   flushMs?: number;
+  /** Told when a write fails (the rest of the call is not recorded): the store counts it. */
+  onWriteFailed?: (err: unknown) => void;
+  /** fs.write, promisified (tests hand in a full disk). */
+  write?: (fd: number, buffer: Buffer, offset: number, length: number, position: number) => Promise<{ bytesWritten: number }>;
 }
 
 export interface RecordingResult {
@@ -67,6 +72,8 @@ export class CallRecorder {
   #closed = false;
   #closing: Promise<RecordingResult> | null = null;
   #dropped = 0;
+  readonly #write: NonNullable<CallRecorderOptions['write']>;
+  readonly #onWriteFailed: CallRecorderOptions['onWriteFailed'];
 
   /** Creates the file (synchronously, so it exists from the first frame on) with a zero-size header. */
   constructor(file: string, options: CallRecorderOptions = {}) {
@@ -74,7 +81,9 @@ export class CallRecorder {
     this.#log = options.log ?? silentLogger;
     this.#lagSamples = Math.round((options.lagMs ?? 1000) * SAMPLES_PER_MS);
     this.#flushSamples = Math.max(1, Math.round((options.flushMs ?? 500) * SAMPLES_PER_MS));
-    this.#fd = openSync(file, 'w');
+    this.#write = options.write ?? write;
+    this.#onWriteFailed = options.onWriteFailed;
+    this.#fd = openSync(file, 'w', PRIVATE_FILE_MODE); // call audio: only this user may read it
     try {
       writeSync(this.#fd, wavHeader(0), 0, WAV_HEADER_BYTES, 0);
     } catch (err) {
@@ -112,12 +121,13 @@ export class CallRecorder {
     this.#closed = true;
     this.#flush(this.#end);
     const fd = this.#fd;
+    // The header always runs, even after a failed write: it must say what is really in the file.
     this.#enqueue(async () => {
       const { riff, data } = wavSizeFields(this.#dataBytes);
       await write(fd, riff, 0, 4, 4);
       await write(fd, data, 0, 4, 40);
       await fsync(fd);
-    });
+    }, true);
     await this.#chain;
     try {
       await close(fd);
@@ -156,18 +166,30 @@ export class CallRecorder {
     this.#base = upTo;
     const fd = this.#fd;
     this.#enqueue(async () => {
-      await write(fd, out, 0, out.length, WAV_HEADER_BYTES + this.#dataBytes);
-      this.#dataBytes += out.length;
+      // Count only what reached the file: a full disk writes part of a buffer, then fails.
+      let done = 0;
+      try {
+        while (done < out.length) {
+          const { bytesWritten } = await this.#write(fd, out, done, out.length - done, WAV_HEADER_BYTES + this.#dataBytes + done);
+          if (bytesWritten <= 0) throw new Error(`short write: ${done} of ${out.length} bytes`);
+          done += bytesWritten;
+        }
+      } finally {
+        // Whole sample frames only: a half frame at the end would shift the channels of anything after it.
+        this.#dataBytes += done - (done % WAV_BLOCK_ALIGN);
+      }
     });
   }
 
-  #enqueue(step: () => Promise<void>): void {
+  #enqueue(step: () => Promise<void>, always = false): void {
     this.#chain = this.#chain.then(async () => {
-      if (this.#failed) return;
+      if (this.#failed && !always) return;
       try {
         await step();
       } catch (err) {
+        const first = !this.#failed;
         this.#failed = true;
+        if (first) this.#onWriteFailed?.(err);
         this.#log.error('recording: write failed; the rest of this call is not recorded', {
           file: this.file,
           error: errorMessage(err),

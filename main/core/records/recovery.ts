@@ -2,13 +2,16 @@
  * What a start does about the previous run's unclean stop: calls still marked live whose writing process is
  * gone are ended at their last recorded event with reason `crashed`, and recordings left with a zero-size
  * header are repaired. A call whose owner is another live process (a second Parley on the same data folder)
- * is left alone, as is its recording.
+ * is left alone, as is its recording. When the previous run's record writes were failing (it left the
+ * INCOMPLETE_MARKER file), those calls most likely lost their `call.ended`: they are ended with reason
+ * `record-incomplete` ("ended (record incomplete)") instead of `crashed`.
  */
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { RecordsDb } from './db.ts';
 import { repairRecordings, type RepairResult } from './recorder.ts';
-import { CRASHED_REASON, TERMINAL_STATUSES } from './types.ts';
+import { CRASHED_REASON, INCOMPLETE_MARKER, RECORD_INCOMPLETE_REASON, TERMINAL_STATUSES } from './types.ts';
 import { wavDurationMs } from './wav.ts';
 
 const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`;
@@ -43,12 +46,14 @@ export async function recoverAfterCrash(db: RecordsDb, dataDir: string, recordin
     recording_path: string | null;
   }[];
   const crashed: string[] = [];
+  const marker = join(dataDir, INCOMPLETE_MARKER);
+  const reason = existsSync(marker) ? RECORD_INCOMPLETE_REASON : CRASHED_REASON;
   const liveRecordings = new Set<string>();
   const markCrashed = db.prepare(`
     UPDATE calls SET
       ended_at = last_event_at,
       duration_ms = coalesce(duration_ms, max(0, last_event_at - started_at)),
-      end_reason = '${CRASHED_REASON}',
+      end_reason = ?,
       status = CASE WHEN status IN ${TERMINAL_SQL} THEN status ELSE 'failed' END,
       owner_pid = NULL
     WHERE sid = ? AND ended_at IS NULL`);
@@ -61,8 +66,8 @@ export async function recoverAfterCrash(db: RecordsDb, dataDir: string, recordin
     }
     db.exec('BEGIN IMMEDIATE');
     try {
-      markCrashed.run(row.sid);
-      addEvent.run(JSON.stringify({ reason: CRASHED_REASON, recovered: true }), row.sid);
+      markCrashed.run(reason, row.sid);
+      addEvent.run(JSON.stringify({ reason, recovered: true }), row.sid);
       db.exec('COMMIT');
       crashed.push(row.sid);
     } catch (err) {
@@ -70,7 +75,8 @@ export async function recoverAfterCrash(db: RecordsDb, dataDir: string, recordin
       throw err;
     }
   }
-  if (crashed.length > 0) log.warn('records: calls left open by an unclean stop were marked crashed', { calls: crashed });
+  if (crashed.length > 0) log.warn(`records: calls left open by an unclean stop were marked ${reason}`, { calls: crashed });
+  if (reason === RECORD_INCOMPLETE_REASON) rmSync(marker, { force: true });
 
   const repaired = await repairRecordings(recordingsDir, { skip: liveRecordings, log });
   const setSize = db.prepare('UPDATE calls SET recording_bytes = ?, recording_ms = ? WHERE recording_path = ?');

@@ -96,6 +96,11 @@ export class RecordsWriter {
     this.#transaction(() => this.#ensureCall(sid, at, 'in-progress'));
   }
 
+  /** Moves a live call's `last_event_at` forward (its audio is still coming). No-op for an ended or unknown call. */
+  touch(sid: string, at: number): void {
+    this.#stmt.touch.run(Math.round(at), sid);
+  }
+
   setRecording(sid: string, path: string, bytes: number | null, durationMs: number | null): void {
     this.#stmt.setRecording.run(path, bytes, durationMs, sid);
   }
@@ -249,6 +254,7 @@ function prepare(db: RecordsDb) {
       INSERT INTO turns (call_sid, turn_id, interrupted) VALUES (?, ?, 1)
       ON CONFLICT (call_sid, turn_id) DO UPDATE SET interrupted = 1`),
     insertEvent: db.prepare('INSERT INTO events (call_sid, at, type, data) VALUES (?, ?, ?, ?)'),
+    touch: db.prepare('UPDATE calls SET last_event_at = max(last_event_at, ?) WHERE sid = ? AND ended_at IS NULL'),
     setRecording: db.prepare('UPDATE calls SET recording_path = ?, recording_bytes = ?, recording_ms = ? WHERE sid = ?'),
   };
 }

@@ -4,7 +4,11 @@
  * docs/api.md documents every route.
  */
 import type { CoreStatus, DoctorReport } from '../../shared/status.ts';
+import type { Logger } from '../log.ts';
 import type { Route } from './router.ts';
+
+/** An /events client that stops reading is cut off once this much is buffered for it; EventSource reconnects. */
+export const DEFAULT_SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface ControlRouteDeps {
   /** Subscribe to core events for the /events stream; returns the unsubscribe function. */
@@ -12,6 +16,9 @@ export interface ControlRouteDeps {
   health(): Record<string, unknown>;
   status(): CoreStatus;
   doctor(): Promise<DoctorReport>;
+  log: Logger;
+  /** Default DEFAULT_SSE_MAX_BUFFERED_BYTES (tests make it small). */
+  sseMaxBufferedBytes?: number;
 }
 
 export function controlRoutes(deps: ControlRouteDeps): Route[] {
@@ -25,16 +32,31 @@ export function controlRoutes(deps: ControlRouteDeps): Route[] {
       handler: ({ req, res, url }) => {
         const only = url.searchParams.get('callSid');
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-        res.write(': parley events\n\n');
-        const unsubscribe = deps.subscribe((event) => {
-          if (only && event.callSid !== only) return;
-          res.write(`data: ${JSON.stringify(event)}\n\n`);
-        });
-        const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-        req.on('close', () => {
+        const max = deps.sseMaxBufferedBytes ?? DEFAULT_SSE_MAX_BUFFERED_BYTES;
+        let unsubscribe = () => {};
+        let ping: NodeJS.Timeout | undefined;
+        const stop = () => {
           clearInterval(ping);
           unsubscribe();
+        };
+        // Memory must not grow without bound for a client that stopped reading (a frozen tab, a stuck script).
+        const write = (text: string) => {
+          if (res.destroyed) return;
+          if (res.writableLength > max) {
+            deps.log.warn(`/events client closed: it stopped reading (${res.writableLength} bytes buffered, the most is ${max})`, { remote: req.socket.remoteAddress });
+            stop();
+            res.destroy();
+            return;
+          }
+          res.write(text);
+        };
+        write(': parley events\n\n');
+        unsubscribe = deps.subscribe((event) => {
+          if (only && event.callSid !== only) return;
+          write(`data: ${JSON.stringify(event)}\n\n`);
         });
+        ping = setInterval(() => write(': ping\n\n'), 15_000);
+        req.on('close', stop);
       },
     },
     { method: 'GET', path: '/status', access: 'control', handler: () => deps.status() },

@@ -2,9 +2,9 @@
  * The HTTP server: Twilio webhooks, the local control API, health, and WebSocket upgrades (the media stream,
  * the GUI bridge). Every route declares its access level and `authorize` is checked before the handler runs.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ParleyError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { compile, match, parseBody, readBody, sendError, sendJson, statusOf, type Access, type CompiledRoute, type RequestContext, type Route } from './router.ts';
@@ -15,8 +15,36 @@ export interface UpgradeHandler {
   handle(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void;
 }
 
+/** How long a client may take, and how many connections one address may hold (docs/api.md, "Limits"). */
+export interface ListenerLimits {
+  /** All request headers must arrive within this (slow-loris). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A socket with no traffic either way for this long is closed (WebSockets are exempt: they ping). */
+  idleTimeoutMs: number;
+  /** Open connections per client address (read at each new connection); 0 = no limit. */
+  maxConnectionsPerAddress(): number;
+}
+
+export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 120_000,
+  maxConnectionsPerAddress: () => 0,
+};
+
 export interface HttpServerOptions {
   log: Logger;
+  limits?: Partial<ListenerLimits>;
+  /**
+   * Why this request's Host is not one this listener answers to (DNS rebinding), or null when it is. Checked
+   * before anything else, on every request and upgrade.
+   */
+  hostProblem?(req: IncomingMessage): string | null;
   /** Throw a ParleyError (UNAUTHORIZED / FORBIDDEN) to refuse. `body` is the raw body for signature checks. */
   authorize?(access: Access, req: IncomingMessage, url: URL, body: unknown): void | Promise<void>;
   /** Requests no route matched (e.g. the GUI's static files). Return true when handled. */
@@ -29,19 +57,57 @@ export class HttpServer {
   readonly #upgrades: UpgradeHandler[] = [];
   readonly #log: Logger;
   readonly #opts: HttpServerOptions;
+  /** Open connections per client address, and the addresses already warned about (one line per burst). */
+  readonly #perAddress = new Map<string, number>();
+  readonly #warnedAddresses = new Set<string>();
 
   constructor(options: HttpServerOptions) {
     this.#opts = options;
     this.#log = options.log.child({ component: 'http' });
-    this.server = createServer((req, res) => void this.#handle(req, res));
+    const limits = { ...DEFAULT_LISTENER_LIMITS, ...options.limits };
+    // Node checks the header / request deadlines on this interval: keep it finer than the shortest deadline.
+    const connectionsCheckingInterval = Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 2));
+    this.server = createServer({ connectionsCheckingInterval }, (req, res) => void this.#handle(req, res));
     this.server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
-    this.server.on('clientError', (err, socket) => {
-      this.#log.debug('malformed HTTP request', { error: err.message });
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      this.#log.debug(timedOut ? 'request not received in time; connection closed' : 'malformed HTTP request', { error: err.message });
+      if (socket.writable) socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
     });
-    // Long-lived media sockets must not be cut by Node's default request timeouts.
-    this.server.requestTimeout = 30_000;
-    this.server.headersTimeout = 15_000;
+    // Slow or silent clients must not hold sockets forever. The deadlines apply to receiving a request, not to
+    // a long response (the /events stream), and upgraded WebSockets are exempt from the idle timeout (ws
+    // clears it; media sockets have their own start deadline).
+    this.server.headersTimeout = limits.headersTimeoutMs;
+    this.server.requestTimeout = limits.requestTimeoutMs;
+    this.server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    this.server.timeout = limits.idleTimeoutMs;
+    this.server.on('connection', (socket: Socket) => this.#countConnection(socket, limits.maxConnectionsPerAddress()));
+  }
+
+  /** One address may hold only so many connections: the one over the limit gets a 503 and is closed. */
+  #countConnection(socket: Socket, max: number): void {
+    const addr = socket.remoteAddress ?? '?';
+    const open = this.#perAddress.get(addr) ?? 0;
+    if (max > 0 && open >= max) {
+      if (!this.#warnedAddresses.has(addr)) {
+        this.#warnedAddresses.add(addr);
+        this.#log.warn(`connection refused: ${addr} already holds ${open} connections (PARLEY_MAX_CONNECTIONS_PER_ADDRESS = ${max})`, { remote: addr });
+      }
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ntoo many connections from your address\n');
+      socket.setTimeout(1_000, () => socket.destroy());
+      return;
+    }
+    this.#perAddress.set(addr, open + 1);
+    socket.once('close', () => {
+      const left = (this.#perAddress.get(addr) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(addr, left);
+      else {
+        this.#perAddress.delete(addr);
+        this.#warnedAddresses.delete(addr);
+      }
+    });
   }
 
   route(...routes: Route[]): void {
@@ -57,6 +123,12 @@ export class HttpServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const wrongHost = this.#opts.hostProblem?.(req);
+    if (wrongHost) {
+      this.#log.warn('request refused: wrong Host (DNS rebinding?)', { method: req.method, host: req.headers.host ?? null, error: wrongHost });
+      sendJson(res, 403, { error: { code: 'FORBIDDEN', message: wrongHost } });
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -89,6 +161,12 @@ export class HttpServer {
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {});
+    const wrongHost = this.#opts.hostProblem?.(req);
+    if (wrongHost) {
+      this.#log.warn('WebSocket upgrade refused: wrong Host (DNS rebinding?)', { host: req.headers.host ?? null, error: wrongHost });
+      refuseUpgrade(socket, 403, wrongHost);
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -107,7 +185,7 @@ export class HttpServer {
     } catch (err) {
       const status = statusOf(err);
       this.#log.warn('WebSocket upgrade refused', { path: url.pathname, status, error: errorMessage(err) });
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${errorMessage(err)}\n`);
+      refuseUpgrade(socket, status, errorMessage(err));
       return;
     }
     handler.handle(req, socket, head, url);
@@ -140,4 +218,9 @@ export class HttpServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+/** Answer a WebSocket upgrade with a plain HTTP error and close. */
+export function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${message.replace(/[\r\n]+/g, ' ')}\n`);
 }

@@ -12,7 +12,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { MAX_MESSAGE_BYTES, MediaStreamReader, checkMediaFormat, type InboundAudio, type StartMessage } from '../twilio/media-stream.ts';
 import type { StreamSocket } from '../calls/call-registry.ts';
-import type { UpgradeHandler } from './http.ts';
+import { refuseUpgrade, type UpgradeHandler } from './http.ts';
 
 /** What the media server needs from the engine for each call. */
 export interface CallHandler {
@@ -30,13 +30,24 @@ export interface MediaSocketOptions {
   onProblem?(callSid: string | null, code: string, message: string): void;
   /** Bad messages tolerated per connection before it is closed. */
   maxBadMessages?: number;
+  /** A socket that sends no `start` within this is closed (default 10 s). */
+  startTimeoutMs?: number;
+  /** Concurrent media sockets (read at each upgrade); the one over it gets a 503. Default: no limit. */
+  maxStreams?(): number;
+  /** A peer that stops reading is cut off once this much is buffered for it (default 1 MB ≈ 1 min of audio). */
+  maxBufferedBytes?: number;
 }
+
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
+export const DEFAULT_MEDIA_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export class MediaSocketServer {
   readonly #wss: WebSocketServer;
   readonly #opts: MediaSocketOptions;
   readonly #log: Logger;
   readonly #sockets = new Set<WebSocket>();
+  /** Upgrades accepted but not yet connected. */
+  #upgrading = 0;
 
   constructor(options: MediaSocketOptions) {
     this.#opts = options;
@@ -52,7 +63,25 @@ export class MediaSocketServer {
       path,
       access: 'twilio',
       handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
+        const max = this.#opts.maxStreams?.() ?? 0;
+        const open = this.#sockets.size + this.#upgrading;
+        if (max > 0 && open >= max) {
+          this.#log.warn(`media stream refused: ${open} streams are open, the most allowed (PARLEY_MAX_STREAMS = ${max})`, { remote: req.socket.remoteAddress });
+          refuseUpgrade(socket, 503, 'too many media streams');
+          return;
+        }
+        // Handshakes in flight count too, so a burst of upgrades can't overshoot the cap.
+        let pending = true;
+        const settled = () => {
+          if (pending) this.#upgrading--;
+          pending = false;
+        };
+        this.#upgrading++;
+        socket.once('close', settled);
+        this.#wss.handleUpgrade(req, socket, head, (ws) => {
+          settled();
+          this.#wss.emit('connection', ws, req);
+        });
       },
     };
   }
@@ -73,10 +102,27 @@ export class MediaSocketServer {
     let bad = 0;
     let warnedEarlyMedia = false;
     const maxBad = this.#opts.maxBadMessages ?? 50;
+    const maxBuffered = this.#opts.maxBufferedBytes ?? DEFAULT_MEDIA_MAX_BUFFERED_BYTES;
+    const startMs = this.#opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    // Twilio sends `start` right after connecting; a socket that doesn't is not Twilio, or not working.
+    const startDeadline = setTimeout(() => {
+      if (call || streamSid || ws.readyState !== ws.OPEN) return;
+      log.warn(`media socket closed: no start within ${Math.round(startMs / 100) / 10} s`);
+      ws.close(1008, 'no start in time');
+      setTimeout(() => ws.terminate(), 1_000).unref?.(); // a peer that ignores the close frame too
+    }, startMs);
+    startDeadline.unref?.();
 
     const socket: StreamSocket = {
       send: (text) => {
-        if (ws.readyState === ws.OPEN) ws.send(text);
+        if (ws.readyState !== ws.OPEN) return;
+        // Memory must not grow without bound for a peer that stopped reading: Twilio reads at once.
+        if (ws.bufferedAmount > maxBuffered) {
+          log.warn(`media stream closed: the peer stopped reading (${ws.bufferedAmount} bytes buffered, the most is ${maxBuffered})`);
+          ws.terminate(); // 'close' follows, which ends the call
+          return;
+        }
+        ws.send(text);
       },
       close: (reason) => ws.close(1000, reason),
     };
@@ -144,7 +190,8 @@ export class MediaSocketServer {
         try {
           call = this.#opts.onStart(msg, socket);
         } catch (err) {
-          refuse((err as { code?: string }).code ?? 'INTERNAL', `call refused: ${errorMessage(err)}`, 1011);
+          const code = (err as { code?: string }).code ?? 'INTERNAL';
+          refuse(code, `call refused: ${errorMessage(err)}`, code === 'FORBIDDEN' ? 1008 : 1011);
         }
         return;
       }
@@ -182,6 +229,7 @@ export class MediaSocketServer {
     });
     ws.on('error', (err) => log.warn('media socket error', { error: err.message }));
     ws.on('close', (code) => {
+      clearTimeout(startDeadline);
       this.#sockets.delete(ws);
       if (call) log.info('media socket closed without stop', { code });
       finish('socket closed');

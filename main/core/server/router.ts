@@ -49,7 +49,12 @@ export function match(routes: CompiledRoute[], method: string, pathname: string)
     if (route.method !== method && !(route.method === 'GET' && method === 'HEAD')) continue;
     const params: Record<string, string> = {};
     route.keys.forEach((k, i) => {
-      params[k] = decodeURIComponent(m[i + 1]!);
+      try {
+        params[k] = decodeURIComponent(m[i + 1]!);
+      } catch {
+        // `%E0%A4%A` and the like: the client's mistake (400), not a server failure.
+        throw new ParleyError('BAD_REQUEST', `malformed percent-encoding in the path: ${JSON.stringify(m[i + 1])}`);
+      }
     });
     return { route, params };
   }
@@ -91,7 +96,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   PLUGIN_NOT_FOUND: 404,
   RATE_LIMITED: 429,
   NOT_CONFIGURED: 409,
+  // The model is not installed (or no plugin offers it): pull it first — the app's state, not a server fault.
+  MODEL_MISSING: 409,
   TWILIO_ERROR: 502,
+  RECORDS_FAILED: 503,
 };
 
 export function statusOf(err: unknown): number {

@@ -13,6 +13,8 @@ export interface VoiceRouteDeps {
   /** The public base URL Twilio uses to reach us ('' = derive from the request). */
   publicUrl(): string;
   statusCallback(status: CallStatusUpdate): void;
+  /** This (authorized) webhook announced the call: its media stream may start, once (CallRegistry.announce). */
+  announce(callSid: string): void;
 }
 
 const STATUSES: readonly CallStatus[] = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled'];
@@ -30,6 +32,7 @@ export function voiceRoutes(deps: VoiceRouteDeps): Route[] {
       access: 'twilio',
       handler: ({ req, res, body }) => {
         const f = form(body);
+        if (f.CallSid) deps.announce(f.CallSid);
         // The call's status as of this webhook (ringing inbound, in-progress when an outbound call is answered).
         if (f.CallSid && STATUSES.includes(f.CallStatus as CallStatus)) {
           deps.statusCallback({ callSid: f.CallSid, status: f.CallStatus as CallStatus, direction: callDirection(f.Direction), from: f.From ?? null, to: f.To ?? null });

@@ -8,7 +8,8 @@ import type { Config } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Authorizer } from '../server/access.ts';
-import { HttpServer, type UpgradeHandler } from '../server/http.ts';
+import type { IncomingMessage } from 'node:http';
+import { HttpServer, type ListenerLimits, type UpgradeHandler } from '../server/http.ts';
 import type { Route } from '../server/router.ts';
 import { NgrokTunnel, type Backoff, type NgrokConnect, type TunnelState } from './ngrok.ts';
 
@@ -31,6 +32,8 @@ export interface PublicEndpointOptions {
   onStatus(status: EndpointStatus): void;
   /** The public URL changed (tunnel up/down, settings): e.g. to point the Twilio number at it. */
   onUrlChange?(url: string): void;
+  /** Timeouts and the per-address connection limit of the Twilio-only listener (all tunnelled traffic comes from the local ngrok agent). */
+  limits?: Partial<ListenerLimits>;
   connect?: NgrokConnect;
   backoff?: Partial<Backoff>;
 }
@@ -70,6 +73,12 @@ export class PublicEndpoint {
   /** The Twilio-only listener's local URL (what the tunnel forwards to), when running. */
   get twilioListenerUrl(): string | null {
     return this.#listenerUrl;
+  }
+
+  /** Did this request arrive on the Twilio-only listener, i.e. through the tunnel? */
+  receivedThroughTunnel(req: IncomingMessage): boolean {
+    const port = this.#listener?.server.listening ? (this.#listener.server.address() as { port: number } | null)?.port : undefined;
+    return port !== undefined && req.socket.localPort === port;
   }
 
   /** Why there is no public URL, or null when there is one. */
@@ -118,7 +127,8 @@ export class PublicEndpoint {
 
   async #ensureListener(): Promise<string> {
     if (this.#listener && this.#listenerUrl) return this.#listenerUrl;
-    const server = new HttpServer({ log: this.#o.log.child({ listener: 'twilio-only' }), authorize: this.#o.authorize });
+    // No Host check here: ngrok forwards with the tunnel's own host name, and nothing but Twilio's routes is served.
+    const server = new HttpServer({ log: this.#o.log.child({ listener: 'twilio-only' }), authorize: this.#o.authorize, ...(this.#o.limits ? { limits: this.#o.limits } : {}) });
     server.route(...this.#o.twilioRoutes, { method: 'GET', path: '/health', access: 'public', handler: () => this.#o.health() });
     server.upgrade(this.#o.media);
     const addr = await server.listen(0, '127.0.0.1');

@@ -120,7 +120,10 @@ export function signatureSetupWarning(c: { validateSignatures: boolean; twilioAu
     );
   }
   if (!c.twilioAuthToken) {
-    return 'TWILIO_AUTH_TOKEN is not set, so Twilio webhooks and the /media stream cannot be verified and are open to anyone who can reach them. Set it before exposing Parley (tunnel / PUBLIC_URL).';
+    if (c.publicUrl || c.ngrokAuthtoken) {
+      return 'TWILIO_AUTH_TOKEN is not set, so Twilio webhooks and the /media stream cannot be verified: while Parley is reachable from outside (tunnel / PUBLIC_URL) every Twilio request is refused (503). Set TWILIO_AUTH_TOKEN to take calls.';
+    }
+    return 'TWILIO_AUTH_TOKEN is not set, so Twilio webhooks and the /media stream cannot be verified; they are accepted only from this computer (the simulator). Set it before exposing Parley (tunnel / PUBLIC_URL).';
   }
   if (!c.publicUrl && !c.ngrokAuthtoken) {
     return 'No PUBLIC_URL and no tunnel: Twilio signatures are checked against the Host each request names. Set PUBLIC_URL to the address Twilio uses, so signatures made for other addresses are refused.';

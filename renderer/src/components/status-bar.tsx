@@ -1,6 +1,7 @@
 /**
- * The status bar: server, public tunnel, Twilio — each green or red with what to do when red — and "Check
- * setup", which runs the core's doctor and lists every check with its fix.
+ * The status bar: server, public tunnel, Twilio — each green or red with what to do when red — the call
+ * records when writes fail (a full disk), and "Check setup", which runs the core's doctor and lists every
+ * check with its fix.
  */
 import { useState } from 'preact/hooks';
 import type { ComponentStatus, DoctorReport, StatusReport } from '../../../main/shared/contract.ts';
@@ -11,21 +12,33 @@ import { ActionButton, Dot, ErrorBox } from './ui.tsx';
 
 const urlOf = (c: ComponentStatus | undefined): string | null => (c && 'url' in c && typeof c.url === 'string' ? c.url : null);
 
-const NAMES: Record<keyof StatusReport, string> = { server: 'Server', tunnel: 'Tunnel', twilio: 'Twilio' };
+type Part = 'server' | 'tunnel' | 'twilio' | 'records';
+const NAMES: Record<Part, string> = { server: 'Server', tunnel: 'Tunnel', twilio: 'Twilio', records: 'Records' };
 /** What to do, when the core's own detail does not say already. */
-const TODO: Record<keyof StatusReport, string> = {
+const TODO: Record<Part, string> = {
   server: 'Parley cannot take calls until its server runs: see the message, or restart Parley.',
   tunnel: 'Twilio needs a public https address: add your ngrok authtoken in Settings, or set a Public URL.',
   twilio: 'Add your Account SID, Auth token and phone number in Settings (from the Twilio console).',
+  records: 'Calls go on, but what is said is not all kept: free disk space where Parley keeps its data, or make that folder writable.',
 };
+
+/** The parts shown: the call records only once a write has failed (there is nothing to say before). */
+function partsOf(s: StatusReport | null): Part[] {
+  const base: Part[] = ['server', 'tunnel', 'twilio'];
+  return s?.records && s.records.failedWrites > 0 ? [...base, 'records'] : base;
+}
 
 export function StatusBar(props: { connection: string }) {
   const s = useStore(status);
   const [open, setOpen] = useState(false);
   const [doctor, setDoctor] = useState<DoctorReport | null>(null);
   const [doctorError, setDoctorError] = useState<string | null>(null);
-  const summary = (key: keyof StatusReport, c: ComponentStatus | undefined) => {
+  const summary = (key: Part, c: ComponentStatus | undefined) => {
     if (!c) return `${NAMES[key]}: checking`;
+    if (key === 'records') {
+      const n = s?.records?.failedWrites ?? 0;
+      return `${NAMES[key]}: ${c.ok ? `${n} failed earlier` : `${n} write${n === 1 ? '' : 's'} failed`}`;
+    }
     const url = urlOf(c);
     if (key === 'tunnel' && c.ok && url) return url.replace(/^https?:\/\//, '');
     return `${NAMES[key]}: ${c.ok ? 'ready' : 'not ready'}`;
@@ -35,7 +48,7 @@ export function StatusBar(props: { connection: string }) {
       {open ? (
         <div class="status-panel" id="status-panel" role="region" aria-label="Setup status">
           <ul>
-            {(Object.keys(NAMES) as (keyof StatusReport)[]).map((key) => {
+            {partsOf(s).map((key) => {
               const c = s?.[key];
               return (
                 <li key={key} data-component={key}>
@@ -87,7 +100,7 @@ export function StatusBar(props: { connection: string }) {
         </div>
       ) : null}
       <button type="button" class="status-toggle" aria-expanded={open} aria-controls="status-panel" onClick={() => setOpen(!open)}>
-        {(Object.keys(NAMES) as (keyof StatusReport)[]).map((key) => (
+        {partsOf(s).map((key) => (
           <span class="status-item" key={key} data-component={key} title={s?.[key]?.detail}>
             <Dot ok={s?.[key] ? s[key].ok : null} /> {summary(key, s?.[key])}
           </span>

@@ -217,8 +217,9 @@ function RecordDetail(props: { sid: string; onDeleted: () => void }) {
             <Direction direction={detail.direction} /> {phone(detail.direction === 'outbound' ? detail.to : detail.from)}
           </h2>
           <p class="muted small">
-            {dateTime(detail.startedAt)} · {detail.durationMs !== null ? duration(detail.durationMs) : 'length unknown'} · {detail.status}
-            {detail.endReason ? ` (${detail.endReason})` : ''}
+            {dateTime(detail.startedAt)} · {detail.durationMs !== null ? duration(detail.durationMs) : 'length unknown'} ·{' '}
+            {/* Its end was lost to failed writes (a full disk): how it really ended is unknown. */}
+            {detail.endReason === 'record-incomplete' ? 'ended (record incomplete)' : `${detail.status}${detail.endReason ? ` (${detail.endReason})` : ''}`}
             {detail.plugins ? ` · ${detail.plugins.stt} / ${detail.plugins.llm} / ${detail.plugins.tts}` : ''}
           </p>
         </div>

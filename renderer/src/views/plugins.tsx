@@ -59,6 +59,11 @@ export function PluginsView() {
         A plugin is a folder with a <code>manifest.json</code>. Drop one into <code>{data?.userDir ?? 'your plugins folder'}</code> and it appears here
         without a restart. Calls in progress keep the plugin they started with.
       </p>
+      <p class="note plugin-trust">
+        A plugin runs with your full rights on this computer: it can read and change your files and reach the network, like any
+        program you run. Parley only runs the built-in plugins and the ones you put in your plugins folder — add only plugins
+        you trust.
+      </p>
       {folderNote ? <p class="note">{folderNote}</p> : null}
       <ErrorBox error={error} />
       {data?.problems.length ? (
@@ -108,6 +113,9 @@ function PluginCard(props: { p: PluginInfo }) {
         <span class={`status s-${p.status}`}>{STATUS_TEXT[p.status]}</span>
       </div>
       <p class="small">{p.description}</p>
+      <p class="small muted plugin-dir">
+        Folder: <code>{p.dir}</code>
+      </p>
       {p.error ? (
         <p class="error-text small" role="alert">
           {p.error}

@@ -28,7 +28,15 @@ afterEach(async () => {
 
 /** Runs the child until it has reported `killAfter` turns, then SIGKILLs it; returns the last turn it reported. */
 async function runAndKill(killAfter: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { out, err } = await runChild([], (text) => text.includes(`turn ${killAfter}\n`));
+  const turns = [...out.matchAll(/^turn (\d+)$/gm)].map((m) => Number(m[1]));
+  expect(turns.length, `child never reported a turn; stderr: ${err}`).toBeGreaterThanOrEqual(killAfter);
+  return Math.max(...turns);
+}
+
+/** Runs the crash child with `args` and SIGKILLs it once its output satisfies `enough`. */
+async function runChild(args: string[], enough: (out: string) => boolean): Promise<{ out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -36,14 +44,12 @@ async function runAndKill(killAfter: number): Promise<number> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
-    if (out.includes(`turn ${killAfter}\n`)) child.kill('SIGKILL');
+    if (enough(out)) child.kill('SIGKILL');
   });
   const signal = await exited;
   clearTimeout(timer);
-  const turns = [...out.matchAll(/^turn (\d+)$/gm)].map((m) => Number(m[1]));
   expect(signal, `child stderr: ${err}`).toBe('SIGKILL');
-  expect(turns.length, `child never reported a turn; stderr: ${err}`).toBeGreaterThanOrEqual(killAfter);
-  return Math.max(...turns);
+  return { out, err };
 }
 
 it('a process killed mid-call leaves a consistent database and a repairable recording', async () => {
@@ -101,6 +107,23 @@ it('a process killed mid-call leaves a consistent database and a repairable reco
   expect(again.recovery.crashed).toEqual([]);
   expect(again.recovery.repaired.map((r) => r.action)).toEqual(['ok']);
   await again.close();
+});
+
+it("a call that only streamed audio before the kill keeps (about) its real length, not its start's", async () => {
+  // Killed once the child's clock says the call has run 2.5 s — audio only, no turn, no other event.
+  const { out } = await runChild(['audio'], (text) => [...text.matchAll(/^audio (\d+)$/gm)].some((m) => Number(m[1]) >= 2500));
+  const ranMs = Math.max(...[...out.matchAll(/^audio (\d+)$/gm)].map((m) => Number(m[1])));
+  const store = await CallStore.open({ dataDir: dir });
+  try {
+    expect(store.recovery.crashed).toEqual([CRASH_SID]);
+    const call = store.get(CRASH_SID)!;
+    expect(call.endReason).toBe('crashed');
+    // last_event_at follows the audio (at most once a second), so at most ~1 s of the call is lost.
+    expect(call.durationMs).toBeGreaterThanOrEqual(ranMs - 1500);
+    expect(call.durationMs).toBeLessThanOrEqual(ranMs + 1000);
+  } finally {
+    await store.close();
+  }
 });
 
 it('leaves a call owned by another live Parley alone (and its recording)', async () => {

@@ -138,13 +138,32 @@ describe('export', () => {
     expect(body[3]![col('direction')]).toBe('outbound');
   });
 
+  it('csv: formulas in sid, from, to, status and end reason (from a webhook) are defused too', async () => {
+    const store = await CallStore.open({ dataDir: dir });
+    const events = new CoreEvents();
+    store.attach(events);
+    const evil = '=HYPERLINK("http://evil","x")';
+    events.emit(started('=cmd|calc', MAY1, { from: evil, to: '@SUM(A1)', direction: 'inbound' }));
+    events.emit({ type: 'call.status', callSid: '=cmd|calc', status: '+busy', at: MAY1 + 50 } as never);
+    events.emit(ended('=cmd|calc', MAY1 + 100, 100, '-reason'));
+    await store.close();
+    const [, row] = parseCsv(await exportTo('csv'));
+    const col = (name: (typeof CSV_COLUMNS)[number]) => CSV_COLUMNS.indexOf(name);
+    expect(row![col('call_sid')]).toBe("'=cmd|calc");
+    expect(row![col('from')]).toBe(`'${evil}`);
+    expect(row![col('to')]).toBe("'@SUM(A1)");
+    expect(row![col('end_reason')]).toBe("'-reason");
+    // No cell of the row starts like a formula.
+    expect(row!.filter((c) => /^[=+\-@\t\r]/.test(c) && !/^\+[0-9]+$/.test(c))).toEqual([]);
+  });
+
   it('csv cells: quoted only when needed; numbers and phone numbers untouched', () => {
     expect(csvCell('plain')).toBe('plain');
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('line\r\nbreak')).toBe('"line\r\nbreak"');
     expect(csvCell('+15551234567')).toBe('+15551234567');
-    expect(csvCell('-5 degrees', true)).toBe("'-5 degrees");
+    expect(csvCell('-5 degrees')).toBe("'-5 degrees");
     expect(csvCell(null)).toBe('');
     expect(csvCell(0)).toBe('0');
   });

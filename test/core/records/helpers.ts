@@ -2,6 +2,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { CoreEvent, TurnMetrics } from '../../../main/core/event-bus.ts';
 import type { TappedFrame } from '../../../main/core/audio/audio-tap.ts';
 import { parseWavHeader } from '../../../main/core/records/wav.ts';
@@ -9,6 +10,22 @@ import { parseWavHeader } from '../../../main/core/records/wav.ts';
 export async function tempDataDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'parley-records-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh temp data folder for each test of the file (removed after it): `dataDir()` is the current one. */
+export function freshDataDirPerTest(): () => string {
+  let current: { dir: string; cleanup: () => Promise<void> } | null = null;
+  beforeEach(async () => {
+    current = await tempDataDir();
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+    current = null;
+  });
+  return () => {
+    if (!current) throw new Error('no data folder outside a test');
+    return current.dir;
+  };
 }
 
 export const PLUGINS = { stt: 'whisper', llm: 'llama', tts: 'piper' };

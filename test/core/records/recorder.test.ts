@@ -116,3 +116,29 @@ describe('repairRecordings', () => {
     expect(await repairRecordings(join(dir, 'nope'))).toEqual([]);
   });
 });
+
+describe('CallRecorder on a full disk', () => {
+  it('counts only the bytes that reached the file: after a short write the size matches the file', async () => {
+    const file = join(dir, 'full.wav');
+    const { write: fsWrite } = await import('node:fs');
+    const { promisify } = await import('node:util');
+    const realWrite = promisify(fsWrite) as (fd: number, b: Buffer, o: number, l: number, p: number) => Promise<{ bytesWritten: number }>;
+    let calls = 0;
+    // The first buffer fits; of the second only half does, then the disk is full.
+    const write = async (fd: number, b: Buffer, o: number, l: number, p: number) => {
+      calls++;
+      if (calls === 1) return realWrite(fd, b, o, l, p);
+      if (calls === 2) return realWrite(fd, b, o, Math.floor(l / 2), p);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    const rec = new CallRecorder(file, { lagMs: 0, flushMs: 20, write });
+    for (let i = 0; i < 6; i++) rec.push('inbound', i * 20, frame(C));
+    const result = await rec.close();
+    const size = (await stat(file)).size;
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(result.dataBytes).toBe(size - 44);
+    expect((await readFile(file)).readUInt32LE(40)).toBe(size - 44); // the header says the same
+    expect(result.dataBytes % 4).toBe(0);
+    expect(result.dataBytes).toBeGreaterThan(0);
+  });
+});

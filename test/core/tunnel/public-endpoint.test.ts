@@ -66,7 +66,7 @@ describe('ngrok tunnel up', () => {
     const unsigned = await fetch(`${tunnelled}/voice/incoming`, { method: 'POST', body: new URLSearchParams(params) });
     expect(unsigned.status).toBe(403);
 
-    const caller = await TwilioCaller.connect({ url: tunnelled.replace(/^http/, 'ws') + '/media', headers: { 'x-twilio-signature': getExpectedTwilioSignature(AUTH_TOKEN, 'wss://abc123.ngrok-free.app/media', {}) } });
+    const caller = await TwilioCaller.connect({ url: tunnelled.replace(/^http/, 'ws') + '/media', callSid: params.CallSid, headers: { 'x-twilio-signature': getExpectedTwilioSignature(AUTH_TOKEN, 'wss://abc123.ngrok-free.app/media', {}) } });
     await until(() => t.core.calls().some((c) => c.callSid === caller.callSid && c.streamSid === caller.streamSid), 'call through the tunnel');
     await caller.hangup();
   });

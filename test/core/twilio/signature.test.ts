@@ -73,7 +73,10 @@ describe('signatures behind a public URL (proxy or tunnel)', () => {
   });
 
   it('accepts the media stream upgrade signed for wss://<public host>/media, and refuses others', async () => {
-    const good = await TwilioCaller.connect({ url: t.wsUrl, headers: { 'x-twilio-signature': sign(`wss://parley.example.com/media`, {}) } });
+    // The stream opens a call a signed /voice/incoming announced (admission: see replay.test.ts).
+    const announced = { ...CALL, CallSid: 'CA' + 'e'.repeat(32) };
+    expect((await post(t, '/voice/incoming', announced, { 'x-twilio-signature': sign(`${PUBLIC}/voice/incoming`, announced) })).status).toBe(200);
+    const good = await TwilioCaller.connect({ url: t.wsUrl, callSid: announced.CallSid, headers: { 'x-twilio-signature': sign(`wss://parley.example.com/media`, {}) } });
     await until(() => t.core.calls().some((c) => c.callSid === good.callSid), 'signed stream to start');
     await good.hangup();
     const attempts: Record<string, string>[] = [
