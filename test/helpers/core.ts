@@ -40,7 +40,7 @@ export async function startTestCore(overrides: Partial<Config> = {}, options: Co
   core.events.onAny((e) => void events.push(e));
   const { url } = await core.start();
   // Tests measure the engine, not worker start-up: wait for the active plugins to be warm, as a running app is.
-  await until(() => core.plugins.list().filter((p) => p.active).every((p) => p.status === 'ready' || p.status === 'failed' || p.status === 'broken'), 'plugins to warm up', 30_000);
+  await pluginsWarm(core);
   return {
     core,
     url,
@@ -55,6 +55,14 @@ export async function startTestCore(overrides: Partial<Config> = {}, options: Co
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Wait until every active plugin has started (or failed to): after start-up, and after a settings change, which
+ * restarts the plugin's process. A call placed before that would count the process start against its timeout.
+ */
+export function pluginsWarm(core: Core): Promise<void> {
+  return until(() => core.plugins.list().filter((p) => p.active).every((p) => p.status === 'ready' || p.status === 'failed' || p.status === 'broken'), 'plugins to warm up', 30_000);
 }
 
 /** Wait until `predicate` holds (polling), or fail with `what`. */

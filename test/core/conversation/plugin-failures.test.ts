@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
 import type { EventOf } from '../../../main/core/event-bus.ts';
-import { AUDIO, startTestCore, until, type TestCore } from '../../helpers/core.ts';
+import { AUDIO, pluginsWarm, startTestCore, until, type TestCore } from '../../helpers/core.ts';
 
 const APOLOGY = 'Sorry, something went wrong there.';
 
@@ -20,6 +20,7 @@ describe('plugin failures during a call', () => {
 
   async function callWith(plugin: 'test-stt' | 'test-llm' | 'test-tts', settings: Record<string, unknown>) {
     t.core.plugins.setSettings(plugin, settings);
+    await pluginsWarm(t.core);
     const caller = await TwilioCaller.connect({ url: t.wsUrl });
     await caller.sayWav(AUDIO('yes.wav'));
     await until(() => t.events.some((e) => e.type === 'call.error' && e.callSid === caller.callSid), 'call.error', 8_000);
@@ -29,6 +30,7 @@ describe('plugin failures during a call', () => {
     const still = t.core.calls().some((c) => c.callSid === caller.callSid);
     await caller.hangup();
     t.core.plugins.setSettings(plugin, {});
+    await pluginsWarm(t.core);
     const error = t.events.find((e) => e.type === 'call.error' && e.callSid === caller.callSid) as EventOf<'call.error'>;
     const agent = t.events
       .filter((e): e is EventOf<'transcript'> => e.type === 'transcript' && e.role === 'agent' && e.final && e.callSid === caller.callSid)

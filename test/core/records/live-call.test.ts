@@ -3,13 +3,14 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
 import { readWav } from '../../../main/core/audio/wav.ts';
-import { AUDIO, startTestCore, until, type TestCore } from '../../helpers/core.ts';
+import { AUDIO, startTestCore, until, type TestCore, pluginsWarm } from '../../helpers/core.ts';
 
 describe('records of a live call', () => {
   let t: TestCore;
   beforeAll(async () => {
     t = await startTestCore({ greeting: 'Hello there caller, thanks for calling Parley today.', recordCalls: true, vad: 'silero' });
     t.core.plugins.setSettings('test-tts', { msPerChar: 50 });
+    await pluginsWarm(t.core);
   });
   afterAll(async () => {
     await t.stop();

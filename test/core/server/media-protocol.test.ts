@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
 import { readWav } from '../../../main/core/audio/wav.ts';
 import type { CoreEvent, EventOf } from '../../../main/core/event-bus.ts';
-import { AUDIO, startTestCore, until, type TestCore } from '../../helpers/core.ts';
+import { AUDIO, startTestCore, until, type TestCore, pluginsWarm } from '../../helpers/core.ts';
 
 const agentFinals = (t: TestCore, callSid: string) =>
   t.events.filter((e): e is Extract<EventOf<'transcript'>, { role: 'agent' }> => e.type === 'transcript' && e.role === 'agent' && e.final && e.callSid === callSid);
@@ -89,11 +89,13 @@ describe('Twilio Media Streams protocol', () => {
 
   it('paces replies at real time: never more than 200 ms queued at Twilio', async () => {
     t.core.plugins.setSettings('test-tts', { msPerChar: 60 });
+    await pluginsWarm(t.core);
     const caller = await TwilioCaller.connect({ url: t.wsUrl });
     await caller.waitFor('agent-start', 5_000);
     await caller.waitForAgentSilence(300, 20_000);
     await caller.hangup();
     t.core.plugins.setSettings('test-tts', {});
+    await pluginsWarm(t.core);
     const frames = caller.mediaArrivals.length;
     expect(frames).toBeGreaterThan(80); // ~1.9 s of greeting
     expect(maxBufferedMs(caller)).toBeLessThanOrEqual(200);
@@ -104,6 +106,7 @@ describe('Twilio Media Streams protocol', () => {
   it('barge-in: caller speech clears Twilio, cancels the reply, and the LLM keeps only what was heard', async () => {
     t.core.plugins.setSettings('test-llm', { mode: 'history' });
     t.core.plugins.setSettings('test-tts', { msPerChar: 50 });
+    await pluginsWarm(t.core);
     const caller = await TwilioCaller.connect({ url: t.wsUrl });
     const started = await caller.waitFor<{ start: number }>('agent-start', 5_000);
     // Interrupt the greeting (two clauses, 0.95 s + 1.6 s at this rate) 1.2 s in: after its first clause was heard.
@@ -119,6 +122,7 @@ describe('Twilio Media Streams protocol', () => {
     await caller.hangup();
     t.core.plugins.setSettings('test-llm', {});
     t.core.plugins.setSettings('test-tts', {});
+    await pluginsWarm(t.core);
 
     expect(clearAfter).toBeGreaterThan(150); // not on the first noise
     expect(clearAfter).toBeLessThan(800);
@@ -135,6 +139,7 @@ describe('Twilio Media Streams protocol', () => {
 
   it('short sounds over the agent do not interrupt it', async () => {
     t.core.plugins.setSettings('test-tts', { msPerChar: 60 });
+    await pluginsWarm(t.core);
     const caller = await TwilioCaller.connect({ url: t.wsUrl });
     await caller.waitFor('agent-start', 5_000);
     await caller.silence(300);
@@ -147,6 +152,7 @@ describe('Twilio Media Streams protocol', () => {
     await caller.waitForAgentSilence(300, 20_000);
     await caller.hangup();
     t.core.plugins.setSettings('test-tts', {});
+    await pluginsWarm(t.core);
     expect(caller.clears).toEqual([]);
     expect(agentFinals(t, caller.callSid)[0]).toMatchObject({ turnId: 0, interrupted: false });
     expect(callerFinals(t, caller.callSid)).toEqual([]);
@@ -154,6 +160,7 @@ describe('Twilio Media Streams protocol', () => {
 
   it('manual interrupt over HTTP clears even an idle call; unknown calls are a 404', async () => {
     t.core.plugins.setSettings('test-tts', { msPerChar: 60 });
+    await pluginsWarm(t.core);
     const caller = await TwilioCaller.connect({ url: t.wsUrl });
     await caller.waitFor('agent-start', 5_000);
     const res = await fetch(`${t.url}/calls/${caller.callSid}/interrupt`, { method: 'POST', headers: t.auth });
@@ -168,6 +175,7 @@ describe('Twilio Media Streams protocol', () => {
     expect((await missing.json()).error.code).toBe('CALL_NOT_FOUND');
     await caller.hangup();
     t.core.plugins.setSettings('test-tts', {});
+    await pluginsWarm(t.core);
     expect(ofType(t, 'call.interrupted', caller.callSid).map((e) => e.source)).toEqual(['manual', 'manual']);
     expect(agentFinals(t, caller.callSid)[0]!.interrupted).toBe(true);
   });
@@ -191,6 +199,7 @@ describe('isolation and bad input', () => {
   beforeAll(async () => {
     t = await startTestCore({ greeting: '', vad: 'silero' }, {});
     t.core.plugins.setSettings('test-llm', { mode: 'history' });
+    await pluginsWarm(t.core);
   });
   afterAll(async () => {
     await t.stop();
