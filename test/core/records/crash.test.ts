@@ -6,25 +6,18 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DatabaseSync } from '@photostructure/sqlite';
 import { decodeSample } from '../../../main/core/audio/mulaw.ts';
 import { CallStore } from '../../../main/core/records/call-store.ts';
 import { parseWavHeader, wavHeader } from '../../../main/core/records/wav.ts';
 import { AGENT_BYTE, CALLER_BYTE, CRASH_SID } from '../../fixtures/records/crash-constants.ts';
-import { readWav, tempDataDir } from './helpers.ts';
+import { readWav, freshDataDirPerTest } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('../../fixtures/records/crash-child.ts', import.meta.url));
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDataDir());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const dataDir = freshDataDirPerTest();
 
 /** Runs the child until it has reported `killAfter` turns, then SIGKILLs it; returns the last turn it reported. */
 async function runAndKill(killAfter: number): Promise<number> {
@@ -36,7 +29,7 @@ async function runAndKill(killAfter: number): Promise<number> {
 
 /** Runs the crash child with `args` and SIGKILLs it once its output satisfies `enough`. */
 async function runChild(args: string[], enough: (out: string) => boolean): Promise<{ out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir(), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -54,14 +47,14 @@ async function runChild(args: string[], enough: (out: string) => boolean): Promi
 
 it('a process killed mid-call leaves a consistent database and a repairable recording', async () => {
   const lastTurn = await runAndKill(8);
-  const wavFile = join(dir, 'recordings', `${CRASH_SID}.wav`);
+  const wavFile = join(dataDir(), 'recordings', `${CRASH_SID}.wav`);
 
   // As the kill left it: the header still says "no data" although audio was written.
   const raw = await readFile(wavFile);
   expect(parseWavHeader(raw)!.dataSize).toBe(0);
   expect(raw.length).toBeGreaterThan(44 + 8000 * 4);
 
-  const store = await CallStore.open({ dataDir: dir });
+  const store = await CallStore.open({ dataDir: dataDir() });
   try {
     expect(store.recovery.crashed).toEqual([CRASH_SID]);
     expect(store.recovery.repaired).toEqual([expect.objectContaining({ file: wavFile, action: 'repaired' })]);
@@ -103,7 +96,7 @@ it('a process killed mid-call leaves a consistent database and a repairable reco
   }
 
   // Recovery is done once: a second start finds nothing to fix.
-  const again = await CallStore.open({ dataDir: dir });
+  const again = await CallStore.open({ dataDir: dataDir() });
   expect(again.recovery.crashed).toEqual([]);
   expect(again.recovery.repaired.map((r) => r.action)).toEqual(['ok']);
   await again.close();
@@ -113,7 +106,7 @@ it("a call that only streamed audio before the kill keeps (about) its real lengt
   // Killed once the child's clock says the call has run 2.5 s — audio only, no turn, no other event.
   const { out } = await runChild(['audio'], (text) => [...text.matchAll(/^audio (\d+)$/gm)].some((m) => Number(m[1]) >= 2500));
   const ranMs = Math.max(...[...out.matchAll(/^audio (\d+)$/gm)].map((m) => Number(m[1])));
-  const store = await CallStore.open({ dataDir: dir });
+  const store = await CallStore.open({ dataDir: dataDir() });
   try {
     expect(store.recovery.crashed).toEqual([CRASH_SID]);
     const call = store.get(CRASH_SID)!;
@@ -130,15 +123,15 @@ it('leaves a call owned by another live Parley alone (and its recording)', async
   // Another process on the same data folder, alive while we open.
   const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
   try {
-    const first = await CallStore.open({ dataDir: dir });
+    const first = await CallStore.open({ dataDir: dataDir() });
     await first.close();
-    const db = new DatabaseSync(join(dir, 'records.db'));
+    const db = new DatabaseSync(join(dataDir(), 'records.db'));
     db.prepare(`INSERT INTO calls (sid, started_at, status, last_event_at, owner_pid, recording_path) VALUES ('CAlive', 1, 'in-progress', 2, ?, 'recordings/CAlive.wav')`).run(other.pid!);
     db.close();
-    await mkdir(join(dir, 'recordings'), { recursive: true });
-    await writeFile(join(dir, 'recordings', 'CAlive.wav'), Buffer.concat([wavHeader(0), Buffer.alloc(64)]));
+    await mkdir(join(dataDir(), 'recordings'), { recursive: true });
+    await writeFile(join(dataDir(), 'recordings', 'CAlive.wav'), Buffer.concat([wavHeader(0), Buffer.alloc(64)]));
 
-    const store = await CallStore.open({ dataDir: dir });
+    const store = await CallStore.open({ dataDir: dataDir() });
     expect(store.recovery).toEqual({ crashed: [], repaired: [] });
     expect(store.get('CAlive')).toMatchObject({ status: 'in-progress', endedAt: null });
     await store.close();

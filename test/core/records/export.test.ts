@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CoreEvents } from '../../../main/core/event-bus.ts';
 import { CallStore } from '../../../main/core/records/call-store.ts';
 import { CSV_COLUMNS, csvCell, parseSince } from '../../../main/core/records/export-format.ts';
-import { agent, caller, ended, metrics, started, tempDataDir } from './helpers.ts';
+import { agent, caller, ended, metrics, started, freshDataDirPerTest } from './helpers.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -17,17 +17,10 @@ const MAY1 = new Date(2025, 4, 1, 12, 0, 0).getTime(); // local noon
 const APR1 = new Date(2025, 3, 1, 12, 0, 0).getTime();
 const TRICKY = 'He said "no, thanks",\nthen hung up'; // quote, comma, newline
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDataDir());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const dataDir = freshDataDirPerTest();
 
 async function seed(): Promise<void> {
-  const store = await CallStore.open({ dataDir: dir });
+  const store = await CallStore.open({ dataDir: dataDir() });
   const events = new CoreEvents();
   store.attach(events);
   events.emit(started('CAapril', APR1, { from: '+15550000001' }));
@@ -45,7 +38,7 @@ async function seed(): Promise<void> {
 }
 
 async function exportTo(format: 'json' | 'csv', since?: number): Promise<string> {
-  const store = await CallStore.open({ dataDir: dir });
+  const store = await CallStore.open({ dataDir: dataDir() });
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
@@ -106,7 +99,7 @@ describe('export', () => {
   });
 
   it('json with no calls is still a valid document', async () => {
-    await (await CallStore.open({ dataDir: dir })).close();
+    await (await CallStore.open({ dataDir: dataDir() })).close();
     expect(JSON.parse(await exportTo('json')).calls).toEqual([]);
   });
 
@@ -139,7 +132,7 @@ describe('export', () => {
   });
 
   it('csv: formulas in sid, from, to, status and end reason (from a webhook) are defused too', async () => {
-    const store = await CallStore.open({ dataDir: dir });
+    const store = await CallStore.open({ dataDir: dataDir() });
     const events = new CoreEvents();
     store.attach(events);
     const evil = '=HYPERLINK("http://evil","x")';
@@ -193,7 +186,7 @@ describe('npm run export (CLI)', () => {
 
   it('writes csv to standard output from PARLEY_DATA_DIR, with --since', async () => {
     await seed();
-    const r = await cli(['--format', 'csv', '--since', '2025-05-01'], { PARLEY_DATA_DIR: dir });
+    const r = await cli(['--format', 'csv', '--since', '2025-05-01'], { PARLEY_DATA_DIR: dataDir() });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const rows = parseCsv(r.stdout);
@@ -202,8 +195,8 @@ describe('npm run export (CLI)', () => {
 
   it('writes json to --out FILE from --data-dir', async () => {
     await seed();
-    const out = join(dir, 'export.json');
-    const r = await cli(['--format', 'json', '--out', out, '--data-dir', dir]);
+    const out = join(dataDir(), 'export.json');
+    const r = await cli(['--format', 'json', '--out', out, '--data-dir', dataDir()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/Exported 3 call\(s\), 3 turn\(s\)/);
@@ -212,14 +205,14 @@ describe('npm run export (CLI)', () => {
   });
 
   it('says clearly when there is no database yet, and on bad usage', async () => {
-    const none = await cli(['--format', 'json'], { PARLEY_DATA_DIR: join(dir, 'empty') });
+    const none = await cli(['--format', 'json'], { PARLEY_DATA_DIR: join(dataDir(), 'empty') });
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/No call records yet: .*records\.db does not exist/);
-    expect(existsSync(join(dir, 'empty'))).toBe(false); // looking did not create anything
-    const bad = await cli(['--format', 'xml'], { PARLEY_DATA_DIR: dir });
+    expect(existsSync(join(dataDir(), 'empty'))).toBe(false); // looking did not create anything
+    const bad = await cli(['--format', 'xml'], { PARLEY_DATA_DIR: dataDir() });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--format must be json or csv, not "xml"[\s\S]*Usage:/);
-    const badSince = await cli(['--format', 'csv', '--since', 'soon'], { PARLEY_DATA_DIR: dir });
+    const badSince = await cli(['--format', 'csv', '--since', 'soon'], { PARLEY_DATA_DIR: dataDir() });
     expect(badSince.code).toBe(2);
     expect(badSince.stderr).toMatch(/--since "soon" is not a date/);
   });

@@ -1,21 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DatabaseSync, type DatabaseSyncInstance } from '@photostructure/sqlite';
 import { isParleyError } from '../../../main/core/errors.ts';
 import { CallStore } from '../../../main/core/records/call-store.ts';
 import { openRecordsDb, recordsDbPath } from '../../../main/core/records/db.ts';
 import { MIGRATIONS, SCHEMA_VERSION, schemaVersion } from '../../../main/core/records/migrations.ts';
-import { tempDataDir } from './helpers.ts';
+import { freshDataDirPerTest } from './helpers.ts';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDataDir());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const dataDir = freshDataDirPerTest();
 
 /** The schema as v1 shipped it, written out by hand (not from MIGRATIONS, so a changed step is caught). */
 const V1_SCHEMA = `
@@ -38,7 +31,7 @@ function columns(db: DatabaseSyncInstance, table: string): string[] {
 
 describe('records schema migrations', () => {
   it('creates the current schema in an empty data folder, in WAL mode', () => {
-    const db = openRecordsDb(recordsDbPath(join(dir, 'nested', 'data')));
+    const db = openRecordsDb(recordsDbPath(join(dataDir(), 'nested', 'data')));
     try {
       expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
       expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
@@ -51,7 +44,7 @@ describe('records schema migrations', () => {
   });
 
   it('upgrades a v1 database and keeps its data; an open v1 call is then recovered as crashed', async () => {
-    const file = recordsDbPath(dir);
+    const file = recordsDbPath(dataDir());
     const v1 = new DatabaseSync(file);
     v1.exec(V1_SCHEMA);
     v1.exec(`
@@ -62,7 +55,7 @@ describe('records schema migrations', () => {
     `);
     v1.close();
 
-    const store = await CallStore.open({ dataDir: dir });
+    const store = await CallStore.open({ dataDir: dataDir() });
     try {
       const old = store.get('CAold')!;
       expect(old).toMatchObject({ direction: 'inbound', from: '+15550001111', startedAt: 1000, endedAt: 61000, status: 'completed', durationMs: 60000, plugins: { stt: 'w', llm: 'l', tts: 'p' }, models: null, recording: null });
@@ -82,7 +75,7 @@ describe('records schema migrations', () => {
   });
 
   it('a failing step leaves the database at the previous version, untouched', () => {
-    const file = recordsDbPath(dir);
+    const file = recordsDbPath(dataDir());
     const v1 = new DatabaseSync(file);
     v1.exec(V1_SCHEMA);
     v1.exec(`ALTER TABLE turns ADD COLUMN stt_ms INTEGER`); // collides with v2's column
@@ -105,7 +98,7 @@ describe('records schema migrations', () => {
   });
 
   it('refuses a database from a newer Parley with a message naming the fix', () => {
-    const file = recordsDbPath(dir);
+    const file = recordsDbPath(dataDir());
     const future = new DatabaseSync(file);
     future.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     future.close();
@@ -113,7 +106,7 @@ describe('records schema migrations', () => {
   });
 
   it('says clearly when a file is not a database', async () => {
-    const file = recordsDbPath(dir);
+    const file = recordsDbPath(dataDir());
     await writeFile(file, 'this is not sqlite, just some text that is long enough to have a header. '.repeat(20));
     expect(() => openRecordsDb(file)).toThrow(/call records file .* cannot be used \(file is not a database\). If it is damaged, move it aside/);
   });

@@ -1,19 +1,12 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeSample, encodeSample } from '../../../main/core/audio/mulaw.ts';
 import { CallRecorder, repairRecordings } from '../../../main/core/records/recorder.ts';
 import { wavHeader } from '../../../main/core/records/wav.ts';
-import { readWav, tempDataDir } from './helpers.ts';
+import { readWav, freshDataDirPerTest } from './helpers.ts';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDataDir());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const dataDir = freshDataDirPerTest();
 
 const frame = (byte: number, samples = 160) => new Uint8Array(samples).fill(byte);
 const C = encodeSample(4000);
@@ -21,7 +14,7 @@ const G = encodeSample(-3000);
 
 describe('CallRecorder', () => {
   it('places both tracks on the call clock: caller left, agent right, silence in the gaps', async () => {
-    const file = join(dir, 'a.wav');
+    const file = join(dataDir(), 'a.wav');
     const rec = new CallRecorder(file, { lagMs: 200, flushMs: 20 });
     rec.push('inbound', 0, frame(C));
     rec.push('inbound', 20, frame(C));
@@ -45,7 +38,7 @@ describe('CallRecorder', () => {
   });
 
   it('streams to disk during the call, not only at the end', async () => {
-    const file = join(dir, 'b.wav');
+    const file = join(dataDir(), 'b.wav');
     const rec = new CallRecorder(file, { lagMs: 100, flushMs: 100 });
     for (let i = 0; i < 100; i++) rec.push('inbound', i * 20, frame(C)); // 2 s
     // ≥ 1 s on disk while the call is still going (polled: a loaded machine may take a moment to write).
@@ -59,7 +52,7 @@ describe('CallRecorder', () => {
   });
 
   it('drops frames older than the window or from a broken clock instead of shifting the call', async () => {
-    const file = join(dir, 'c.wav');
+    const file = join(dataDir(), 'c.wav');
     const rec = new CallRecorder(file, { lagMs: 40, flushMs: 20 });
     for (let i = 0; i < 10; i++) rec.push('inbound', i * 20, frame(C));
     rec.push('outbound', 0, frame(G)); // long since written
@@ -77,11 +70,11 @@ describe('CallRecorder', () => {
 
 describe('repairRecordings', () => {
   it('fixes header sizes from the real length and cuts a half-written sample frame', async () => {
-    const file = join(dir, 'crashed.wav');
+    const file = join(dataDir(), 'crashed.wav');
     const samples = Buffer.alloc(4000 * 4 + 3); // 4000 frames + 3 bytes of a torn one
     for (let i = 0; i < 4000; i++) samples.writeInt16LE(1234, i * 4);
     await writeFile(file, Buffer.concat([wavHeader(0), samples]));
-    const results = await repairRecordings(dir);
+    const results = await repairRecordings(dataDir());
     expect(results).toEqual([{ file, action: 'repaired', dataBytes: 16000 }]);
     const wav = await readWav(file);
     expect(wav).toMatchObject({ fileSize: 44 + 16000, dataSize: 16000, riffSize: 36 + 16000 });
@@ -89,21 +82,21 @@ describe('repairRecordings', () => {
   });
 
   it('turns a file cut inside its header into an empty recording', async () => {
-    const file = join(dir, 'early.wav');
+    const file = join(dataDir(), 'early.wav');
     await writeFile(file, wavHeader(0).subarray(0, 20));
-    expect((await repairRecordings(dir))[0]).toMatchObject({ action: 'repaired', dataBytes: 0 });
+    expect((await repairRecordings(dataDir()))[0]).toMatchObject({ action: 'repaired', dataBytes: 0 });
     expect(await readWav(file)).toMatchObject({ fileSize: 44, dataSize: 0, riffSize: 36, channels: 2 });
   });
 
   it('leaves good files, foreign files, skipped files and other names alone', async () => {
-    const good = join(dir, 'good.wav');
+    const good = join(dataDir(), 'good.wav');
     await writeFile(good, Buffer.concat([wavHeader(8), Buffer.alloc(8)]));
-    const foreign = join(dir, 'notes.wav');
+    const foreign = join(dataDir(), 'notes.wav');
     await writeFile(foreign, 'not audio at all, but long enough to have a header of some kind');
-    const live = join(dir, 'live.wav');
+    const live = join(dataDir(), 'live.wav');
     await writeFile(live, Buffer.concat([wavHeader(0), Buffer.alloc(400)]));
-    await writeFile(join(dir, 'other.txt'), 'x');
-    const results = await repairRecordings(dir, { skip: new Set([live]) });
+    await writeFile(join(dataDir(), 'other.txt'), 'x');
+    const results = await repairRecordings(dataDir(), { skip: new Set([live]) });
     expect(results.map((r) => [r.file, r.action])).toEqual([
       [good, 'ok'],
       [foreign, 'unrepairable'],
@@ -113,13 +106,13 @@ describe('repairRecordings', () => {
   });
 
   it('a missing folder has nothing to repair', async () => {
-    expect(await repairRecordings(join(dir, 'nope'))).toEqual([]);
+    expect(await repairRecordings(join(dataDir(), 'nope'))).toEqual([]);
   });
 });
 
 describe('CallRecorder on a full disk', () => {
   it('counts only the bytes that reached the file: after a short write the size matches the file', async () => {
-    const file = join(dir, 'full.wav');
+    const file = join(dataDir(), 'full.wav');
     const { write: fsWrite } = await import('node:fs');
     const { promisify } = await import('node:util');
     const realWrite = promisify(fsWrite) as (fd: number, b: Buffer, o: number, l: number, p: number) => Promise<{ bytesWritten: number }>;
