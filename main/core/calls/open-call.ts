@@ -38,6 +38,7 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   const s = start.start;
   const vad = deps.vad();
   if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
+  // The registry refuses a second stream too; asking first spares taking the plugins for nothing.
   if (deps.calls.session(s.callSid)) throw new ParleyError('BAD_REQUEST', `call ${s.callSid} already has a media stream`);
   if (deps.requireAdmission() && !deps.calls.admit(s.callSid)) {
     throw new ParleyError(
@@ -52,32 +53,28 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
     taken.push(lease);
     return lease;
   };
-  let leases;
+  let session: CallSession;
+  // Until the registry holds the session, nothing else will release what was taken.
   try {
-    leases = { stt: take('stt'), llm: take('llm'), tts: take('tts') };
-  } catch (err) {
-    for (const l of taken) l.release();
-    throw err;
-  }
-  const p = s.customParameters;
-  const session: CallSession = new CallSession({
-    callSid: s.callSid,
-    streamSid: s.streamSid,
-    direction: callDirection(p.direction),
-    from: p.from ?? null,
-    to: p.to ?? null,
-    customParameters: p,
-    models: { stt: plugins.modelOf(leases.stt.name), llm: plugins.modelOf(leases.llm.name), tts: plugins.modelOf(leases.tts.name) },
-    send: socket.send,
-    events: deps.events,
-    log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
-    vad: vad.createStream(),
-    leases,
-    settings: conversationSettings(deps.config),
-    pacing: deps.pacing,
-    onEnded: () => deps.calls.streamEnded(session),
-  });
-  try {
+    const leases = { stt: take('stt'), llm: take('llm'), tts: take('tts') };
+    const p = s.customParameters;
+    session = new CallSession({
+      callSid: s.callSid,
+      streamSid: s.streamSid,
+      direction: callDirection(p.direction),
+      from: p.from ?? null,
+      to: p.to ?? null,
+      customParameters: p,
+      models: { stt: plugins.modelOf(leases.stt.name), llm: plugins.modelOf(leases.llm.name), tts: plugins.modelOf(leases.tts.name) },
+      send: socket.send,
+      events: deps.events,
+      log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
+      vad: vad.createStream(),
+      leases,
+      settings: conversationSettings(deps.config),
+      pacing: deps.pacing,
+      onEnded: () => deps.calls.streamEnded(session),
+    });
     deps.calls.streamStarted(session, socket);
   } catch (err) {
     for (const l of taken) l.release();
