@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Core } from '../core/app.ts';
 import { errorMessage } from '../core/errors.ts';
-import { tokensEqual } from '../core/server/access.ts';
+import { hostName, isLoopbackHost, isLoopbackPeer, tokensEqual } from '../core/server/access.ts';
 import { isChannel, type BridgeFrame } from '../shared/contract.ts';
 import { createHandlers, dispatch, forwardEvents, type HostServices } from '../ipc/handlers.ts';
 import { sendFile } from '../core/server/file-sender.ts';
@@ -44,13 +44,10 @@ export function newGuiToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
 /** Refuse anything not from this computer, or addressed to a non-loopback name (DNS rebinding). */
 export function localOnlyProblem(req: IncomingMessage): string | null {
-  if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) return 'the GUI is only served to this computer';
-  const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return `the GUI answers only to 127.0.0.1 or localhost, not ${host || 'no Host header'}`;
+  if (!isLoopbackPeer(req)) return 'the GUI is only served to this computer';
+  if (!isLoopbackHost(req.headers.host)) return `the GUI answers only to 127.0.0.1 or localhost, not ${hostName(req.headers.host) || 'no Host header'}`;
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `http://${req.headers.host}`) return `cross-origin request from ${origin} refused`;
   return null;

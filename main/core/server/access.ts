@@ -85,7 +85,12 @@ const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The host name of a Host header, lower-cased and without its port ('[::1]:3000' → '[::1]'). */
 export function hostName(header: string | undefined): string {
-  return (header ?? '').trim().toLowerCase().replace(/:\d*$/, '').replace(/\.$/, '');
+  return (header ?? '').trim().toLowerCase().replace(/:\d+$/, '');
+}
+
+/** Is this Host header a loopback name (127.0.0.1, localhost, [::1], any port)? */
+export function isLoopbackHost(header: string | undefined): boolean {
+  return LOOPBACK_NAMES.has(hostName(header));
 }
 
 /**
