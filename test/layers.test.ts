@@ -99,7 +99,7 @@ function upward(file: string, source: string): string[] {
  */
 const LAYERS: [name: string, paths: string[]][] = [
   ['shared', ['shared']],
-  ['basics', ['core/errors', 'core/log', 'core/event-bus', 'core/config-schema', 'core/audio', 'core/workers', 'core/control-token']],
+  ['basics', ['core/errors', 'core/log', 'core/event-bus', 'core/config-schema', 'core/audio', 'core/workers', 'core/control-token', 'core/private-files']],
   ['plugins', ['core/plugins']],
   ['config', ['core/config', 'core/settings', 'core/env-example', 'core/status-board']],
   ['twilio, records, models', ['core/twilio', 'core/records', 'core/models']],

@@ -5,7 +5,6 @@
  * one process (the tests do that) share nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PacingStats } from './conversation/pacing-stats.ts';
 import { createEnergyVad } from './audio/vad/energy.ts';
@@ -28,6 +27,7 @@ import { buildCatalog } from './models/catalog.ts';
 import { ModelLibrary } from './models/library.ts';
 import { CallStore } from './records/call-store.ts';
 import { ensureControlToken } from './control-token.ts';
+import { ensurePrivateDir } from './private-files.ts';
 import { runDoctor, type DoctorReport } from './setup-doctor.ts';
 import { StatusBoard, type CoreStatus } from './status-board.ts';
 import { callRoutes } from './server/call-routes.ts';
@@ -291,7 +291,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       if (started) throw new ParleyError('INTERNAL', 'core already started');
       started = true;
       loopDelay.enable();
-      for (const dir of [config.dataDir, config.userPluginsDir]) if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const dir of [config.dataDir, config.userPluginsDir]) if (dir) ensurePrivateDir(dir, log);
       config.controlToken = ensureControlToken(config.controlToken, config.dataDir, log).token;
       const unsafe = signatureSetupWarning(config);
       if (unsafe) log.warn(unsafe);

@@ -4,7 +4,8 @@
  * working across restarts. Delete the file to get a new token.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { ensurePrivateDir } from './private-files.ts';
 import { join } from 'node:path';
 import type { Logger } from './log.ts';
 
@@ -43,7 +44,7 @@ export function ensureControlToken(configured: string, dataDir: string, log: Log
     }
     return { token: stored, source: 'file', path };
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // the data folder is private (see records/private-files.ts)
+  ensurePrivateDir(dataDir, log);
   const token = randomBytes(32).toString('base64url');
   // `wx`: never overwrite a token another process wrote a moment ago.
   try {

@@ -1,14 +1,14 @@
 /**
- * Call records are private: what strangers said on the phone, and their numbers. The data folder and the
- * recordings folder are kept 0700 and every records file (records.db, its -wal / -shm, the recordings) 0600,
- * so other users of the computer cannot read them — whatever the umask, and also for a folder or file an
+ * The data folder is private: settings, the control token, and the call records — what strangers said on the
+ * phone, and their numbers. The data folder and the recordings folder are kept 0700 and every records file
+ * (records.db, its -wal / -shm, the recordings) 0600, so other users of the computer cannot read them — whatever the umask, and also for a folder or file an
  * older Parley created 0755 / 0644 (tightened when the records open). No-op on Windows, where modes do not
  * carry these meanings.
  */
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { errorMessage } from './errors.ts';
+import type { Logger } from './log.ts';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -29,7 +29,7 @@ function tighten(path: string, mode: number, log?: Logger): boolean {
       chmodSync(path, mode);
     } catch (err) {
       // Not ours to change (another user's folder): say so, the records still work.
-      log?.warn('records: could not make this private (others may read it)', { path, error: errorMessage(err) });
+      log?.warn('could not make this private (others may read it)', { path, error: errorMessage(err) });
     }
   }
   return true;

@@ -8,7 +8,8 @@
  * never go to settings.json: they go to the host's SecretStore (Electron: safeStorage; headless, and any core
  * not given one: not writable — the environment / .env only).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { ensurePrivateDir } from './private-files.ts';
 import { dirname, resolve } from 'node:path';
 import { SETTINGS, validatePatch, type Config } from './config-schema.ts';
 import { ParleyError, errorMessage } from './errors.ts';
@@ -91,7 +92,7 @@ export function persistSettings(dataDir: string, values: Partial<Config>, plugin
     const existing = (current.pluginSettings ?? {}) as Config['pluginSettings'];
     current.pluginSettings = { ...existing, ...pluginSettings };
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dirname(file));
   writeFileSync(`${file}.tmp`, JSON.stringify(current, null, 2) + '\n', { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }

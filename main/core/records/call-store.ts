@@ -9,7 +9,7 @@
  * same process id as crashed. Other processes (the export CLI, a second Parley) are safe: recovery checks
  * whether a call's owning process is alive.
  */
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -21,7 +21,7 @@ import { openRecordsDb, recordsDbPath, RECORDINGS_DIR, type RecordsDb } from './
 import { exportRecords, type ExportOptions, type ExportSummary } from './export-format.ts';
 import { getCall, listCalls } from './queries.ts';
 import { CallRecorder, type CallRecorderOptions } from './recorder.ts';
-import { ensurePrivateDir, tightenPrivateFiles } from './private-files.ts';
+import { ensurePrivateDir, ensurePrivateFile, tightenPrivateFiles } from '../private-files.ts';
 import { recordingAbsolutePath, recoverAfterCrash, type RecoveryResult } from './recovery.ts';
 import type { RecordsStatus } from '../../shared/status.ts';
 import { INCOMPLETE_MARKER, type CallDetail, type CallPage, type CallQuery } from './types.ts';
@@ -196,7 +196,7 @@ export class CallStore {
     if (!this.#markerWritten) {
       try {
         // An empty file needs no data block: it can usually be made on a full disk.
-        closeSync(openSync(join(this.dataDir, INCOMPLETE_MARKER), 'a', 0o600));
+        ensurePrivateFile(join(this.dataDir, INCOMPLETE_MARKER));
         this.#markerWritten = true;
       } catch {
         // the next start then ends such calls as `crashed`

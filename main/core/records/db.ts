@@ -25,7 +25,7 @@ import { DatabaseSync, type DatabaseSyncInstance } from '@photostructure/sqlite'
 import { ParleyError, errorMessage } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { migrate } from './migrations.ts';
-import { ensurePrivateDir, ensurePrivateFile, tightenPrivateFiles } from './private-files.ts';
+import { ensurePrivateDir, ensurePrivateFile, tightenPrivateFiles } from '../private-files.ts';
 
 export const RECORDS_DB_FILE = 'records.db';
 export const RECORDINGS_DIR = 'recordings';

@@ -24,7 +24,7 @@ import { decodeSample } from '../audio/mulaw.ts';
 import { SAMPLE_RATE } from '../audio/frames.ts';
 import { errorMessage } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { PRIVATE_FILE_MODE } from './private-files.ts';
+import { PRIVATE_FILE_MODE } from '../private-files.ts';
 import { parseWavHeader, WAV_BLOCK_ALIGN, WAV_HEADER_BYTES, wavDurationMs, wavHeader, wavSizeFields } from './wav.ts';
 
 const write = promisify(writeCb);
