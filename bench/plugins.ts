@@ -169,12 +169,19 @@ export async function runPluginBenchCli(args: string[]): Promise<PluginBench[]> 
   const sets: string[] = [];
   let modelDir = process.env.PARLEY_MODELS_DIR || join(ROOT, 'models');
   let tiny = false;
+  if (args[0] === '--standin') {
+    // Random-weight models of the defaults' exact shapes (bench/standins): the real models' cost here.
+    const { runStandinBench } = await import('./standins/index.ts');
+    const only = args[1] && !args[1].startsWith('--') ? args[1].split(',') : undefined;
+    console.log((await runStandinBench({ only })).text);
+    return [];
+  }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--plugins') pluginsDirs.push(args[++i]!);
     else if (args[i] === '--models') modelDir = args[++i]!;
     else if (args[i] === '--set') sets.push(args[++i]!);
     else if (args[i] === '--tiny') tiny = true;
-    else throw new Error(`unknown option ${args[i]} (--plugins DIR, --models DIR, --set plugin.setting=value, --tiny)`);
+    else throw new Error(`unknown option ${args[i]} (--plugins DIR, --models DIR, --set plugin.setting=value, --tiny; or --standin [llm,stt,tts] alone)`);
   }
   const settings = parseSets(sets);
   if (tiny) {

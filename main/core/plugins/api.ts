@@ -29,6 +29,11 @@ export interface ChatMessage {
 
 export interface CallOptions {
   signal: AbortSignal;
+  /**
+   * Extension to v1: the call this request belongs to, when the host knows it. A plugin may keep per-call state
+   * under it (llama-llm keeps each call's KV cache); plugins that ignore it work unchanged.
+   */
+  callSid?: string;
 }
 
 export interface AudioChunk {
@@ -43,6 +48,13 @@ export interface SttInstance {
 
 export interface LlmInstance {
   chat(messages: ChatMessage[], options: CallOptions): AsyncIterable<string>;
+  /**
+   * Extension to v1, optional: evaluate these messages ahead of time (the system prompt and the greeting, when
+   * the call starts), so the first turn pays only for its new tokens. Resolves when done; never required.
+   */
+  prepare?(messages: ChatMessage[], options: CallOptions): Promise<void>;
+  /** Extension to v1, optional: the call ended; free what was kept for it (its KV cache, its sequence). */
+  endCall?(callSid: string): Promise<void>;
   dispose?(): Promise<void>;
 }
 
@@ -51,12 +63,23 @@ export interface TtsInstance {
   dispose?(): Promise<void>;
 }
 
-export type PluginInstance = SttInstance | LlmInstance | TtsInstance;
+/**
+ * Extension to v1, `"kind": "turn"`: a turn model. Given the audio of the caller's current turn so far (16 kHz),
+ * the probability in [0, 1] that the caller has finished. Asked after a short silence; the engine ends the turn
+ * at once when it says complete, and waits up to the full end-of-turn silence when it says not.
+ */
+export interface TurnInstance {
+  predict(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ complete: number }>;
+  dispose?(): Promise<void>;
+}
+
+export type PluginInstance = SttInstance | LlmInstance | TtsInstance | TurnInstance;
 
 export interface InstanceByKind {
   stt: SttInstance;
   llm: LlmInstance;
   tts: TtsInstance;
+  turn: TurnInstance;
 }
 
 /** Runtimes the host hands to plugins through `ctx.import(name)`, so plugin folders carry no node_modules. */
