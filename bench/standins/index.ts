@@ -2,13 +2,20 @@
  * `npm run bench -- plugins --standin`: the default models' real compute on this machine, from random-weight
  * stand-ins of their exact shapes (types.ts), then the voice-to-voice budget those costs give.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { STANDIN_LABEL, type StandinBudget, type StandinRunner, type StandinSection } from './types.ts';
 
-const SECTIONS: { name: string; load: () => Promise<StandinRunner> }[] = [
-  { name: 'llm', load: async () => (await import('./llm.ts')).runLlmStandin },
-  { name: 'stt', load: async () => (await import('./stt.ts')).runSttStandin },
-  { name: 'tts', load: async () => (await import('./tts.ts')).runTtsStandin },
-];
+/** Each section lives in its own file (llm.ts, stt.ts, tts.ts) exporting `run<Name>Standin`; a missing one is reported as not measured. */
+const SECTIONS = ['llm', 'stt', 'tts'].map((name) => ({
+  name,
+  load: async (): Promise<StandinRunner> => {
+    const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+    if (!existsSync(file)) throw new Error(`no stand-in for this part yet (bench/standins/${name}.ts)`);
+    const mod = (await import(file)) as Record<string, StandinRunner>;
+    return mod[`run${name[0]!.toUpperCase()}${name.slice(1)}Standin`]!;
+  },
+}));
 
 /** Targets on a 4-core laptop (README). */
 export const LAPTOP_TARGETS = { sttRtf: 0.15, llmFirstTokenMs: 300, ttsFirstAudioMs: 250 };

@@ -8,11 +8,12 @@ import { createServer } from 'node:net';
 import type { Config } from './config.ts';
 import { errorMessage } from './errors.ts';
 import type { ModelLibrary } from './models/library.ts';
-import { PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
-import type { PluginRegistry } from './plugins/registry.ts';
+import { PLUGIN_KINDS, REQUIRED_PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
+import { DEFAULT_PLUGINS, type PluginRegistry } from './plugins/registry.ts';
 import type { PublicEndpoint } from './tunnel/public-endpoint.ts';
 import type { TwilioAccount } from './twilio/account.ts';
 import type { DoctorCheck, DoctorReport, RecordsStatus } from '../shared/status.ts';
+import type { PluginInfo } from '../shared/plugins.ts';
 
 export type { DoctorCheck, DoctorReport } from '../shared/status.ts';
 
@@ -74,6 +75,11 @@ function checkPlugins(d: DoctorDeps): Result {
   for (const kind of PLUGIN_KINDS) {
     const name = d.plugins.activeName(kind);
     const info = name ? list.find((p) => p.name === name) : undefined;
+    if (!REQUIRED_PLUGIN_KINDS.includes(kind)) {
+      // Optional (turn): without one a turn ends after the silence, so nothing here fails the check.
+      active.push(optionalPluginNote(d, kind, info));
+      continue;
+    }
     if (!info) {
       problems.push(`no ${kind} plugin`);
       fixes.push(`Install a ${kind} plugin into ${d.config.userPluginsDir} (or check PARLEY_${kind.toUpperCase()} names one that exists).`);
@@ -94,15 +100,31 @@ function checkPlugins(d: DoctorDeps): Result {
   return pass(active.join(', '));
 }
 
+/** An optional kind's plugin in one phrase: in use, not in use, or the one that would be used and why it is not. */
+function optionalPluginNote(d: DoctorDeps, kind: PluginKind, info: PluginInfo | undefined): string {
+  if (info && info.status !== 'broken' && info.status !== 'failed') return `${kind}: ${info.name}`;
+  const fallback = kind === 'turn' ? 'turns end after the silence' : 'not used';
+  const failed = info ?? d.plugins.list().find((p) => p.kind === kind && p.name === DEFAULT_PLUGINS[kind] && (p.status === 'failed' || p.status === 'broken'));
+  if (!failed) return `${kind}: none (optional; ${fallback})`;
+  return `${kind}: none — ${failed.name} ${failed.status === 'broken' ? 'does not load' : 'could not start'} (${failed.error ?? 'unknown error'}); optional, ${fallback}`;
+}
+
 async function checkModels(d: DoctorDeps): Promise<Result> {
   const lines: string[] = [];
   const problems: string[] = [];
   const fixes: string[] = [];
   const list = d.plugins.list();
   for (const kind of PLUGIN_KINDS as readonly PluginKind[]) {
-    const name = d.plugins.activeName(kind);
+    const required = REQUIRED_PLUGIN_KINDS.includes(kind);
+    let name = d.plugins.activeName(kind);
+    // An optional kind's built-in default is not in use while its model is missing: say so, as a note.
+    if (!name && !required) name = list.find((p) => p.kind === kind && p.name === DEFAULT_PLUGINS[kind])?.name ?? null;
     const info = name ? list.find((p) => p.name === name) : undefined;
     if (!info || info.status === 'broken') continue;
+    if (!required) {
+      lines.push(await optionalModelNote(d, info));
+      continue;
+    }
     const own = info.values.model;
     if (typeof own === 'string' && own) {
       if (existsSync(own)) lines.push(`${name}: its own model ${own} (not in the catalogue: not hash-checked)`);
@@ -138,6 +160,21 @@ async function checkModels(d: DoctorDeps): Promise<Result> {
   }
   if (problems.length) return fail(problems.join('; '), fixes.join(' '));
   return pass(lines.join('; ') || 'no active plugin needs a model');
+}
+
+/** The model of an optional kind's plugin, as a note: present, or how to get it (never a failed check). */
+async function optionalModelNote(d: DoctorDeps, info: PluginInfo): Promise<string> {
+  const own = info.values.model;
+  if (typeof own === 'string' && own) return existsSync(own) ? `${info.name}: its own model ${own}` : `${info.name}'s model setting points at ${own}, which does not exist (optional: fix or clear it)`;
+  const spec = info.models.find((m) => m.default) ?? info.models[0];
+  if (!spec) return `${info.name}: needs no model`;
+  try {
+    const m = await d.models.info(spec.id);
+    if (m.status === 'installed') return `${spec.id} (${info.name}) present`;
+    return `${spec.id} (${info.name}, optional) is not downloaded: turns end after the silence; npm run models -- pull ${spec.id} to end them sooner`;
+  } catch (err) {
+    return `${spec.id} (${info.name}, optional): ${errorMessage(err)}`;
+  }
 }
 
 async function checkCredentials(d: DoctorDeps): Promise<Result> {

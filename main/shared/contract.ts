@@ -193,7 +193,7 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
   'plugins.setActive': (c, v) => {
     if (!isObj(v)) return fail(c, 'send { kind, name }');
     onlyKeys(c, v, ['kind', 'name']);
-    if (v.kind !== 'stt' && v.kind !== 'llm' && v.kind !== 'tts') fail(c, '"kind" must be stt, llm or tts');
+    if (v.kind !== 'stt' && v.kind !== 'llm' && v.kind !== 'tts' && v.kind !== 'turn') fail(c, '"kind" must be stt, llm, tts or turn');
     return { kind: v.kind as PluginKind, name: str(c, v.name, 'name') };
   },
   'plugins.rescan': none,

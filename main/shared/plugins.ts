@@ -3,7 +3,8 @@
  * shapes, also part of the plugin contract in main/core/plugins/api.ts), and the registry's view of each one.
  */
 
-export type PluginKind = 'stt' | 'llm' | 'tts';
+/** `turn` (a turn model, extension to v1) is optional: without one, a turn ends after the silence. */
+export type PluginKind = 'stt' | 'llm' | 'tts' | 'turn';
 
 /** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */
 export interface SettingSpec {

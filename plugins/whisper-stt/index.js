@@ -1,10 +1,9 @@
 // whisper-stt: Whisper (ONNX) through the host's @huggingface/transformers, local files only. The model is loaded
 // and warmed up in create(); non-speech never reaches it, and known hallucinations are stripped from what comes
-// back. The host runs each plugin instance in a worker process of its own; errors come from the plugin kit
-// (ctx.import('parley:kit')).
+// back. The host runs each plugin instance in a worker process of its own; the model folder, the pipeline, the
+// speech guard and the one-at-a-time transcription come from the plugin kit (ctx.import('parley:kit')), shared
+// with moonshine-stt.
 import { whisperFeatures } from './features.js';
-import { cleanTranscript, speechCheck } from './guard.js';
-import { resolveModelFolder } from './model-folder.js';
 
 const SAMPLE_RATE = 16000;
 /** Whisper hears 30 s at a time; longer audio is cut into windows (splitIntoWindows). */
@@ -51,10 +50,8 @@ class WhisperStt {
   #asr;
   #features;
   #generate;
-  #guard;
-  /** Transcriptions run one at a time: ONNX runs cannot be interrupted, so queueing keeps the cores for one. */
-  #queue = Promise.resolve();
-  #disposed = false;
+  /** The kit's guarded, one-at-a-time transcribe() around #run. */
+  #turns;
 
   constructor(ctx, kit, transformers, asr, generate, guard) {
     this.#ctx = ctx;
@@ -63,36 +60,25 @@ class WhisperStt {
     this.#asr = asr;
     this.#features = whisperFeatures(asr.processor.feature_extractor, transformers.Tensor);
     this.#generate = generate;
-    this.#guard = guard;
+    this.#turns = new kit.GuardedTranscriber({
+      log: ctx.log,
+      plugin: 'whisper-stt',
+      label: 'Whisper',
+      guard,
+      run: (samples, stop) => this.#run(samples, stop),
+      newStop: () => new transformers.InterruptableStoppingCriteria(),
+    });
   }
 
   static async create(ctx) {
     const s = ctx.settings;
     const kit = await ctx.import('parley:kit');
     const { pluginError } = kit;
-    const folder = resolveModelFolder(s, ctx.modelDir, kit);
+    const folder = kit.resolveAsrModelFolder(s, ctx.modelDir, { plugin: 'whisper-stt', label: 'Whisper', manifestUrl: new URL('./manifest.json', import.meta.url) });
     const transformers = await ctx.import('@huggingface/transformers');
-    // Never reach for the network: models come from the model manager or the user's own folder.
-    transformers.env.allowRemoteModels = false;
-    transformers.env.allowLocalModels = true;
-
     const threads = Number.isInteger(s.threads) && s.threads > 0 ? s.threads : 0;
     const started = performance.now();
-    let asr;
-    try {
-      asr = await transformers.pipeline('automatic-speech-recognition', folder.dir, {
-        dtype: folder.dtype,
-        device: 'cpu',
-        local_files_only: true,
-        session_options: threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {},
-      });
-    } catch (err) {
-      throw pluginError('MODEL_CORRUPT', `${folder.dir}: Whisper could not be loaded (${err?.message ?? err}). ${folder.id ? `Re-download it with \`npm run models -- pull ${folder.id}\`.` : 'Check the folder or point whisper-stt.model at another one.'}`, { details: { file: folder.dir } });
-    }
-    if (asr.model?.config?.model_type !== 'whisper') {
-      await asr.dispose?.();
-      throw pluginError('MODEL_CORRUPT', `${folder.dir} holds a "${asr.model?.config?.model_type}" model, not Whisper.`, { details: { file: folder.dir } });
-    }
+    const asr = await kit.loadAsrPipeline({ transformers, folder, plugin: 'whisper-stt', label: 'Whisper', modelType: 'whisper', threads });
     const loadMs = performance.now() - started;
 
     const multilingual = asr.model.generation_config?.is_multilingual === true;
@@ -101,17 +87,13 @@ class WhisperStt {
       ctx.log.warn(`whisper-stt.language is "${language}" but ${folder.dir} is an English-only model; it will transcribe English`, { model: folder.dir });
     }
     const generate = multilingual ? { language, task: 'transcribe' } : {};
-    const guard = {
-      minRms: typeof s.minRms === 'number' ? s.minRms : 0.01,
-      minSpeechMs: Number.isInteger(s.minSpeechMs) ? s.minSpeechMs : 200,
-    };
+    const guard = kit.speechGuardSettings(s);
 
     const stt = new WhisperStt(ctx, kit, transformers, asr, generate, guard);
     // Warm up: one short run allocates the sessions' buffers, so the first caller does not pay for it.
     const warmStarted = performance.now();
     try {
-      const tone = Float32Array.from({ length: SAMPLE_RATE }, (_, i) => 0.01 * Math.sin(i * 0.05));
-      await stt.#run(tone, null);
+      await stt.#turns.warmUp();
     } catch (err) {
       await asr.dispose?.();
       const message = err?.message ?? String(err);
@@ -147,55 +129,12 @@ class WhisperStt {
     return texts.filter(Boolean).join(' ');
   }
 
-  async transcribe(audio, { signal } = {}) {
-    const { abortable, abortError, pluginError } = this.#kit;
-    if (this.#disposed) throw pluginError('PLUGIN_FAILED', 'whisper-stt was disposed');
-    if (signal?.aborted) throw abortError(signal);
-    const samples = audio?.samples;
-    if (!(samples instanceof Float32Array)) throw pluginError('PLUGIN_FAILED', 'transcribe() needs audio.samples as a Float32Array');
-    if (audio.sampleRate !== SAMPLE_RATE) throw pluginError('PLUGIN_FAILED', `whisper-stt needs ${SAMPLE_RATE} Hz audio, got ${audio.sampleRate} Hz`);
-
-    const check = speechCheck(samples, SAMPLE_RATE, this.#guard);
-    if (!check.speech) {
-      this.#ctx.log.debug('not speech; Whisper not run', { reason: check.reason, speechMs: check.speechMs, rms: Number(check.rms.toFixed(4)) });
-      return { text: '' };
-    }
-
-    const seconds = samples.length / SAMPLE_RATE;
-    const stop = new this.#transformers.InterruptableStoppingCriteria();
-    const run = this.#queue.then(async () => {
-      if (stop.interrupted) return null;
-      const started = performance.now();
-      const text = await this.#run(samples, stop);
-      return { text, ms: performance.now() - started };
-    });
-    this.#queue = run.catch(() => {});
-
-    let result;
-    try {
-      // An ONNX run cannot be cut short: on abort, stop decoding at the next token and discard the result.
-      result = await abortable(run, signal, () => stop.interrupt());
-    } catch (err) {
-      if (err?.name === 'AbortError') throw err;
-      throw pluginError('PLUGIN_FAILED', `Whisper failed to transcribe ${seconds.toFixed(1)} s of audio: ${err?.message ?? err}`);
-    }
-    if (result === null) throw abortError(signal);
-    const cleaned = cleanTranscript(result.text);
-    this.#ctx.log.debug('transcribed', {
-      seconds: Number(seconds.toFixed(2)),
-      ms: Math.round(result.ms),
-      rtf: Number((result.ms / 1000 / seconds).toFixed(3)),
-      ...(cleaned.removed.length ? { removed: cleaned.removed } : {}),
-    });
-    return { text: cleaned.text };
+  transcribe(audio, options) {
+    return this.#turns.transcribe(audio, options);
   }
 
   async dispose() {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    // Let a run in flight finish before its sessions are released.
-    await this.#queue;
-    await this.#asr.dispose?.();
+    await this.#turns.dispose(() => this.#asr.dispose?.());
   }
 }
 

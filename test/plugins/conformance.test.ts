@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LlmInstance, PluginInstance, PluginKind, SttInstance, TtsInstance } from '../../main/core/plugins/api.ts';
+import type { LlmInstance, PluginInstance, PluginKind, SttInstance, TtsInstance, TurnInstance } from '../../main/core/plugins/api.ts';
 import { readManifest, effectiveSettings } from '../../main/core/plugins/manifest.ts';
 import { PluginProxy } from '../../main/core/plugins/plugin-proxy.ts';
 import { createLogger } from '../../main/core/log.ts';
@@ -45,6 +45,7 @@ const SUBJECTS: Subject[] = [
   { name: 'test-stt', dir: join(TEST_PLUGINS, 'test-stt'), kind: 'stt', builtin: false, settings: () => ({ delayMs: 300 }) },
   { name: 'test-llm', dir: join(TEST_PLUGINS, 'test-llm'), kind: 'llm', builtin: false, settings: () => ({ tokenDelayMs: 5 }) },
   { name: 'test-tts', dir: join(TEST_PLUGINS, 'test-tts'), kind: 'tts', builtin: false, settings: () => ({ realtimeFactor: 0.2 }) },
+  { name: 'test-turn', dir: join(TEST_PLUGINS, 'test-turn'), kind: 'turn', builtin: false, settings: () => ({ delayMs: 300, complete: 0.75 }) },
 ];
 
 const speech = () => {
@@ -60,6 +61,7 @@ const TEXT = 'Hello there. We open at nine tomorrow morning. Is there anything e
 /** Run one call of the plugin's kind; returns the items (deltas / chunks / the transcript). */
 async function exercise(kind: PluginKind, instance: PluginInstance, signal: AbortSignal, onItem?: () => void): Promise<unknown[]> {
   if (kind === 'stt') return [await (instance as SttInstance).transcribe({ samples: speech(), sampleRate: 16000 }, { signal })];
+  if (kind === 'turn') return [await (instance as TurnInstance).predict({ samples: speech(), sampleRate: 16000 }, { signal })];
   const items: unknown[] = [];
   const stream = kind === 'llm' ? (instance as LlmInstance).chat(MESSAGES, { signal }) : (instance as TtsInstance).synthesize(TEXT, { signal });
   for await (const item of stream) {
@@ -105,6 +107,10 @@ describe.each(SUBJECTS)('$name ($kind) conformance', (subject) => {
       const items = await exercise(subject.kind, worker as unknown as PluginInstance, new AbortController().signal, () => arrivals.push(performance.now()));
       if (subject.kind === 'stt') {
         expect(items[0]).toEqual({ text: expect.any(String) });
+      } else if (subject.kind === 'turn') {
+        expect(items[0]).toEqual({ complete: expect.any(Number) });
+        expect((items[0] as { complete: number }).complete).toBeGreaterThanOrEqual(0);
+        expect((items[0] as { complete: number }).complete).toBeLessThanOrEqual(1);
       } else if (subject.kind === 'llm') {
         expect(items.length).toBeGreaterThanOrEqual(2);
         for (const d of items) expect(typeof d).toBe('string');
@@ -117,7 +123,7 @@ describe.each(SUBJECTS)('$name ($kind) conformance', (subject) => {
           expect((c.samples as Float32Array).every((v) => Number.isFinite(v) && Math.abs(v) <= 1.5)).toBe(true);
         }
       }
-      if (subject.kind !== 'stt') expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(0);
+      if (subject.kind !== 'stt' && subject.kind !== 'turn') expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(0);
     } finally {
       await worker.dispose();
     }
@@ -137,12 +143,13 @@ describe.each(SUBJECTS)('$name ($kind) conformance', (subject) => {
         controller.abort();
       };
       // Abort mid-work: at the first streamed item, or shortly after a transcription starts.
-      if (subject.kind === 'stt') setTimeout(abort, 5);
+      const single = subject.kind === 'stt' || subject.kind === 'turn';
+      if (single) setTimeout(abort, 5);
       const outcome = await exercise(subject.kind, instance, controller.signal, abort).then(
         () => null,
         (err: Error) => err,
       );
-      if (outcome === null && subject.kind === 'stt') return null;
+      if (outcome === null && single) return null;
       expect(outcome?.name).toBe('AbortError');
       return performance.now() - abortedAt;
     };

@@ -12,10 +12,7 @@ import type { PluginModule, SttInstance } from '../../main/core/plugins/api.ts';
 import { readManifest } from '../../main/core/plugins/manifest.ts';
 import { foreignImports, importPlugin, makePluginContext, pluginFolder, rejection, type TestPluginContext } from '../helpers/plugin-context.ts';
 import { writeTinyWhisper, type TinyWhisperInfo } from '../helpers/tiny-whisper.ts';
-// @ts-expect-error plain-JS plugin module without type declarations
-import { cleanTranscript, speechCheck } from '../../plugins/whisper-stt/guard.js';
-// @ts-expect-error plain-JS plugin module without type declarations
-import { requiredFiles } from '../../plugins/whisper-stt/model-folder.js';
+import { asrModelFiles as requiredFiles, cleanTranscript, speechCheck } from '../../main/core/plugins/kit/index.js';
 // @ts-expect-error plain-JS plugin module without type declarations
 import { whisperFeatures } from '../../plugins/whisper-stt/features.js';
 import { AutoProcessor, Tensor, pipeline } from '@huggingface/transformers';

@@ -9,7 +9,10 @@ export type { ModelFileSpec, ModelSpec, PluginKind, SettingSpec } from '../../sh
 
 export const PLUGIN_API_VERSION = 1;
 
-export const PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts'];
+export const PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts', 'turn'];
+
+/** Kinds a call cannot do without. The others (`turn`) are optional: a call runs without one (`none`). */
+export const REQUIRED_PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts'];
 
 export interface PluginManifest {
   name: string;

@@ -53,7 +53,7 @@ function validateModel(index: number, model: unknown): ModelSpec {
 export function validateManifest(raw: unknown, dir: string): PluginManifest {
   if (!isObject(raw)) fail('(root)', 'a JSON object', raw);
   if (typeof raw.name !== 'string' || !NAME.test(raw.name)) fail('name', 'lowercase letters, digits and dashes, like "my-voice"', raw.name);
-  if (typeof raw.kind !== 'string' || !(PLUGIN_KINDS as readonly string[]).includes(raw.kind)) fail('kind', 'one of "stt", "llm", "tts"', raw.kind);
+  if (typeof raw.kind !== 'string' || !(PLUGIN_KINDS as readonly string[]).includes(raw.kind)) fail('kind', `one of ${PLUGIN_KINDS.map((k) => `"${k}"`).join(', ')}`, raw.kind);
   if (typeof raw.version !== 'string' || !SEMVER.test(raw.version)) fail('version', 'a version like "1.0.0"', raw.version);
   if (raw.apiVersion !== PLUGIN_API_VERSION) fail('apiVersion', `${PLUGIN_API_VERSION} (the plugin API this Parley speaks)`, raw.apiVersion);
   const main = raw.main ?? 'index.js';

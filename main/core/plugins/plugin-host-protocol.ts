@@ -18,11 +18,28 @@ export interface SerializedError {
  */
 export const MAX_PLUGIN_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+/** The instance methods the app calls. `prepare` and `endCall` are optional (LLM extensions to v1). */
+export type PluginMethod = 'transcribe' | 'chat' | 'synthesize' | 'predict' | 'prepare' | 'endCall';
+
+/** Methods that answer with one result (the others stream items). */
+export const SINGLE_RESULT_METHODS: readonly PluginMethod[] = ['transcribe', 'predict', 'prepare', 'endCall'];
+
+/** Optional methods: a plugin without one answers as if it did nothing (a no-op), never with an error. */
+export const OPTIONAL_METHODS: readonly PluginMethod[] = ['prepare', 'endCall'];
+
+/**
+ * What a call carries besides its arguments and signal (extensions to v1). Sent only when set, and handed to
+ * the plugin only when set: a plugin that does not use them gets exactly `{ signal }`, as before.
+ */
+export interface CallExtras {
+  callSid?: string;
+}
+
 /** App → plugin host. */
 export type ToPluginHost =
   | { t: 'init'; name: string; kind: PluginKind; dir: string; main: string; settings: Record<string, unknown>; modelDir: string; maxMessageBytes?: number }
   | { t: 'inspect'; dir: string; main: string }
-  | { t: 'call'; id: number; method: 'transcribe' | 'chat' | 'synthesize'; args: unknown[] }
+  | { t: 'call'; id: number; method: PluginMethod; args: unknown[]; options?: CallExtras }
   | { t: 'next'; id: number }
   | { t: 'abort'; id: number; reason: string }
   | { t: 'return'; id: number }

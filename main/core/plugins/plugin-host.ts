@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import type { PluginContext, PluginKind } from './api.ts';
 import { importForPlugin, resolveForPlugin } from './plugin-imports.ts';
-import { MAX_PLUGIN_MESSAGE_BYTES, serializeError, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
+import { MAX_PLUGIN_MESSAGE_BYTES, OPTIONAL_METHODS, SINGLE_RESULT_METHODS, serializeError, type FromPluginHost, type PluginMethod, type ToPluginHost } from './plugin-host-protocol.ts';
 
 if (!process.send) throw new Error('plugin-host must run as a forked child process (with an IPC channel)');
 // The app went away (crashed, killed): nothing left to serve.
@@ -69,7 +69,7 @@ function treatAsModules(dir: string): void {
   register(`data:text/javascript,${encodeURIComponent(ESM_HOOKS)}`, { data: { roots: [root] } });
 }
 
-const METHODS: Record<PluginKind, 'transcribe' | 'chat' | 'synthesize'> = { stt: 'transcribe', llm: 'chat', tts: 'synthesize' };
+const METHODS: Record<PluginKind, PluginMethod> = { stt: 'transcribe', llm: 'chat', tts: 'synthesize', turn: 'predict' };
 
 async function importPlugin(dir: string, main: string): Promise<{ create: (ctx: PluginContext) => Promise<unknown> }> {
   treatAsModules(dir);
@@ -116,11 +116,20 @@ async function handleCall(msg: Extract<ToPluginHost, { t: 'call' }>): Promise<vo
   try {
     if (!instance || !kind) throw new Error('plugin instance is not ready');
     const fn = instance[msg.method];
-    if (typeof fn !== 'function') throw new Error(`plugin has no ${msg.method}() method`);
-    const result = fn.call(instance, ...msg.args, { signal: controller.signal });
-    if (msg.method === 'transcribe') {
+    if (typeof fn !== 'function') {
+      if (!OPTIONAL_METHODS.includes(msg.method)) throw new Error(`plugin has no ${msg.method}() method`);
+      // An optional extension the plugin does not implement: nothing to do, and that is fine.
+      aborts.delete(msg.id);
+      send({ t: 'result', id: msg.id, value: undefined });
+      return;
+    }
+    // The options a plugin receives: `{ signal }`, plus the extensions only when the app sent them.
+    const options = { signal: controller.signal, ...(typeof msg.options?.callSid === 'string' ? { callSid: msg.options.callSid } : {}) };
+    const result = msg.method === 'endCall' ? fn.call(instance, ...msg.args) : fn.call(instance, ...msg.args, options);
+    if (SINGLE_RESULT_METHODS.includes(msg.method)) {
       const value = await result;
-      send({ t: 'result', id: msg.id, value });
+      // prepare() and endCall() resolve with nothing; whatever a plugin returned there is not sent back.
+      send({ t: 'result', id: msg.id, value: msg.method === 'prepare' || msg.method === 'endCall' ? undefined : value });
       aborts.delete(msg.id);
       return;
     }

@@ -1,6 +1,7 @@
 /**
  * The app's side of a plugin instance that lives in a worker process of its own (the plugin host,
- * plugin-host.ts, forked through workers.ts). It implements the plugin contract (transcribe / chat / synthesize),
+ * plugin-host.ts, forked through workers.ts). It implements the plugin contract (transcribe / chat / synthesize /
+ * predict, and the LLM's optional prepare / endCall),
  * so the engine cannot tell it from an in-process instance — but a plugin that blocks, leaks or crashes can only
  * hurt its own process. A crashed or stuck worker is restarted on demand.
  */
@@ -9,7 +10,7 @@ import { ParleyError, abortError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { forkWorker } from '../workers.ts';
 import type { AudioChunk, ChatMessage, CallOptions, PluginKind } from './api.ts';
-import { deserializeError, MAX_PLUGIN_MESSAGE_BYTES, type FromPluginHost, type ToPluginHost } from './plugin-host-protocol.ts';
+import { deserializeError, MAX_PLUGIN_MESSAGE_BYTES, type CallExtras, type FromPluginHost, type PluginMethod, type ToPluginHost } from './plugin-host-protocol.ts';
 import { LogRateLimit, MAX_PLUGIN_LINE_BYTES, PLUGIN_LOG_LINES_PER_SECOND, readLines, type OutputLines } from './plugin-output.ts';
 
 export interface PluginProxySpec {
@@ -238,13 +239,29 @@ export class PluginProxy {
     return msg;
   }
 
-  async transcribe(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ text: string }> {
-    await this.start();
-    const id = this.#nextId++;
-    const reply = this.#wait(id, options.signal);
-    this.#post({ t: 'call', id, method: 'transcribe', args: [{ samples: audio.samples, sampleRate: audio.sampleRate }] });
-    const msg = this.#check(await reply, 'transcribe()');
-    return (msg as { value: { text: string } }).value;
+  transcribe(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ text: string }> {
+    return this.#single<{ text: string }>('transcribe', [{ samples: audio.samples, sampleRate: audio.sampleRate }], options);
+  }
+
+  /** A turn plugin's answer, checked: `complete` must be a probability, else PLUGIN_GARBAGE (the engine falls back). */
+  async predict(audio: { samples: Float32Array; sampleRate: 16000 }, options: CallOptions): Promise<{ complete: number }> {
+    const value = await this.#single<unknown>('predict', [{ samples: audio.samples, sampleRate: audio.sampleRate }], options);
+    const complete = (value as { complete?: unknown } | null)?.complete;
+    if (typeof complete !== 'number' || !(complete >= 0 && complete <= 1)) {
+      const shown = JSON.stringify(value)?.slice(0, 80) ?? String(value);
+      throw new ParleyError('PLUGIN_GARBAGE', `plugin ${this.spec.name}: predict() must resolve to { complete: a number from 0 to 1 } (got ${shown})`);
+    }
+    return { complete };
+  }
+
+  /** LLM extension: evaluate messages ahead of time. Resolves at once (a no-op) when the plugin has no prepare(). */
+  async prepare(messages: ChatMessage[], options: CallOptions): Promise<void> {
+    await this.#single<void>('prepare', [messages], options);
+  }
+
+  /** LLM extension: the call ended, free what was kept for it. A no-op when the plugin has no endCall(). */
+  async endCall(callSid: string): Promise<void> {
+    await this.#single<void>('endCall', [callSid], {});
   }
 
   chat(messages: ChatMessage[], options: CallOptions): AsyncIterable<string> {
@@ -253,6 +270,21 @@ export class PluginProxy {
 
   synthesize(text: string, options: CallOptions): AsyncIterable<AudioChunk> {
     return this.#stream<AudioChunk>('synthesize', [text], options);
+  }
+
+  /** The `call` message: the extensions (callSid) ride along only when set, so older plugins see the same message. */
+  #call(id: number, method: PluginMethod, args: unknown[], options: { callSid?: string | undefined }): ToPluginHost {
+    const extras: CallExtras | null = typeof options.callSid === 'string' ? { callSid: options.callSid } : null;
+    return { t: 'call', id, method, args, ...(extras ? { options: extras } : {}) };
+  }
+
+  async #single<T>(method: PluginMethod, args: unknown[], options: Partial<CallOptions>): Promise<T> {
+    await this.start();
+    const id = this.#nextId++;
+    const reply = this.#wait(id, options.signal);
+    this.#post(this.#call(id, method, args, options));
+    const msg = this.#check(await reply, `${method}()`);
+    return (msg as { value: T }).value;
   }
 
   #stream<T>(method: 'chat' | 'synthesize', args: unknown[], options: CallOptions): AsyncIterable<T> {
@@ -265,7 +297,7 @@ export class PluginProxy {
         let reply: Promise<FromPluginHost> | null = null;
         try {
           reply = self.#wait(id, options.signal);
-          self.#post({ t: 'call', id, method, args });
+          self.#post(self.#call(id, method, args, options));
           for (;;) {
             const msg = self.#check(await reply!, `${method}()`);
             if (msg.t === 'done') {

@@ -7,14 +7,22 @@ import { watch, type FSWatcher } from 'node:fs';
 import { ParleyError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { CoreEvents } from '../event-bus.ts';
-import { PLUGIN_KINDS, type InstanceByKind, type ModelSpec, type PluginKind, type SettingSpec } from './api.ts';
+import { PLUGIN_KINDS, REQUIRED_PLUGIN_KINDS, type InstanceByKind, type ModelSpec, type PluginKind, type SettingSpec } from './api.ts';
 import { scanPlugins, type FoundPlugin, type PluginProblem, type PluginSource } from './loader.ts';
 import { effectiveSettings } from './manifest.ts';
 import { PluginProxy, inspectPlugins, type PluginProxyOptions } from './plugin-proxy.ts';
 import type { PluginInfo } from '../../shared/plugins.ts';
 
 /** The plugin picked when several of a kind exist and the user has not chosen. */
-export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt', llm: 'llama-llm', tts: 'piper-tts' };
+export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt', llm: 'llama-llm', tts: 'piper-tts', turn: 'smart-turn' };
+
+/**
+ * The name that turns an optional kind (`turn`) off. For an optional kind only the built-in default is ever picked
+ * by itself, and only while it can run (its model is there): any other plugin of the kind must be chosen by name.
+ */
+export const NO_PLUGIN = 'none';
+
+const isOptional = (kind: PluginKind) => !REQUIRED_PLUGIN_KINDS.includes(kind);
 
 export type { PluginInfo } from '../../shared/plugins.ts';
 
@@ -128,7 +136,7 @@ export class PluginRegistry {
   }
 
   #warm(kind: PluginKind): void {
-    const name = this.activeName(kind);
+    const name = this.#candidate(kind);
     const entry = name ? this.#entries.get(name) : undefined;
     if (!entry || entry.importError) return;
     this.#workerFor(entry)
@@ -179,17 +187,35 @@ export class PluginRegistry {
     }
   }
 
-  /** Name of the active plugin of a kind: chosen > the only one > the built-in default > first by name. */
+  /**
+   * Name of the active plugin of a kind: chosen > the only one > the built-in default > first by name. For an
+   * optional kind (turn): chosen (`none`: null) > the built-in default, unless it failed to start (its model is
+   * missing) > null.
+   */
   activeName(kind: PluginKind): string | null {
+    const name = this.#candidate(kind);
+    if (!name || !isOptional(kind) || this.#active[kind]) return name;
+    return this.#entries.get(name)?.worker?.state === 'failed' ? null : name;
+  }
+
+  /** The plugin a kind would use, before asking whether an optional kind's default can run. */
+  #candidate(kind: PluginKind): string | null {
     const usable = [...this.#entries.values()].filter((e) => e.found.manifest.kind === kind).map((e) => e.found.manifest.name);
     const chosen = this.#active[kind];
     if (chosen) return usable.includes(chosen) ? chosen : null;
+    if (isOptional(kind)) return usable.includes(DEFAULT_PLUGINS[kind]) ? DEFAULT_PLUGINS[kind] : null;
     if (usable.length === 1) return usable[0]!;
     if (usable.includes(DEFAULT_PLUGINS[kind])) return DEFAULT_PLUGINS[kind];
     return usable[0] ?? null;
   }
 
+  /** Choose the plugin of a kind for new calls; `none` turns an optional kind (turn) off. */
   setActive(kind: PluginKind, name: string): void {
+    if (name === NO_PLUGIN && isOptional(kind)) {
+      this.#active[kind] = NO_PLUGIN;
+      this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
+      return;
+    }
     const entry = this.#entries.get(name);
     if (!entry) throw new ParleyError('PLUGIN_NOT_FOUND', `No plugin named "${name}". Installed ${kind} plugins: ${this.#namesOf(kind)}.`);
     if (entry.found.manifest.kind !== kind) throw new ParleyError('BAD_REQUEST', `"${name}" is a ${entry.found.manifest.kind} plugin, not ${kind}.`);
@@ -204,7 +230,7 @@ export class PluginRegistry {
     const entry = this.#entries.get(name);
     if (!entry) return;
     this.#retire(entry);
-    if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.activeName(k) === name)) this.#warm(entry.found.manifest.kind);
+    if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.#candidate(k) === name)) this.#warm(entry.found.manifest.kind);
     this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
   }
 
@@ -212,12 +238,34 @@ export class PluginRegistry {
     return [...this.#entries.values()].filter((e) => e.found.manifest.kind === kind).map((e) => e.found.manifest.name).join(', ') || 'none';
   }
 
+  /**
+   * The plugin of an optional kind (turn) for one call, or null — never an error: when the user chose `none`,
+   * when no such plugin is installed, or when it cannot run (it does not load, or its create() failed, say for a
+   * missing model: then it is tried again in the background, so a model downloaded meanwhile is picked up).
+   */
+  acquireOptional<K extends 'turn'>(kind: K): Lease<K> | null {
+    const name = this.#candidate(kind);
+    const entry = name ? this.#entries.get(name) : undefined;
+    if (!entry || entry.importError) return null;
+    const worker = this.#workerFor(entry);
+    if (worker.state === 'failed') {
+      // start() answers with the same failure until its retry interval has passed, then really tries again.
+      void worker.start().then(
+        () => this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() }),
+        () => {},
+      );
+      return null;
+    }
+    return this.acquire(kind);
+  }
+
   /** Take the active plugin of a kind for one call. Always release() when the call ends. */
   acquire<K extends PluginKind>(kind: K): Lease<K> {
-    const name = this.activeName(kind);
+    const name = isOptional(kind) ? this.#candidate(kind) : this.activeName(kind);
     const entry = name ? this.#entries.get(name) : undefined;
     if (!name || !entry) {
       const chosen = this.#active[kind];
+      if (chosen === NO_PLUGIN && isOptional(kind)) throw new ParleyError('PLUGIN_NOT_FOUND', `No ${kind} plugin is in use (${kind} is set to "${NO_PLUGIN}").`);
       throw new ParleyError(
         'PLUGIN_NOT_FOUND',
         chosen ? `The ${kind} plugin "${chosen}" is not installed (have: ${this.#namesOf(kind)}). Pick another with --${kind} NAME or in Settings.` : `No ${kind} plugin is installed. Add one to the plugins folder (see docs/plugins.md).`,
@@ -285,7 +333,7 @@ export class PluginRegistry {
     for (const entry of this.#entries.values()) {
       if (entry.worker?.state !== 'failed') continue;
       this.#retire(entry);
-      if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.activeName(k) === entry.found.manifest.name)) this.#warm(entry.found.manifest.kind);
+      if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.#candidate(k) === entry.found.manifest.name)) this.#warm(entry.found.manifest.kind);
     }
     this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
   }

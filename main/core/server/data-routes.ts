@@ -32,7 +32,7 @@ export function pluginRoutes(plugins: PluginRegistry): Route[] {
       access: 'control',
       handler: ({ body }) => {
         const b = obj(body);
-        if (b.kind !== 'stt' && b.kind !== 'llm' && b.kind !== 'tts') throw new ParleyError('BAD_REQUEST', '"kind" must be "stt", "llm" or "tts"');
+        if (b.kind !== 'stt' && b.kind !== 'llm' && b.kind !== 'tts' && b.kind !== 'turn') throw new ParleyError('BAD_REQUEST', '"kind" must be "stt", "llm", "tts" or "turn"');
         if (typeof b.name !== 'string') throw new ParleyError('BAD_REQUEST', '"name" must be a plugin name');
         plugins.setActive(b.kind as PluginKind, b.name);
         return { ok: true };

@@ -11,7 +11,11 @@ const KINDS: { kind: PluginKind; title: string }[] = [
   { kind: 'stt', title: 'Speech-to-text' },
   { kind: 'llm', title: 'Language model' },
   { kind: 'tts', title: 'Text-to-speech' },
+  { kind: 'turn', title: 'Turn model' },
 ];
+
+/** Kinds a call can do without: none active is a choice, not a problem. */
+const OPTIONAL_KINDS: readonly PluginKind[] = ['turn'];
 
 const STATUS_TEXT: Record<PluginInfo['status'], string> = {
   loaded: 'Ready to start',
@@ -85,7 +89,13 @@ export function PluginsView() {
         return (
           <section class="plugin-kind" key={kind} aria-labelledby={`kind-${kind}`}>
             <h3 id={`kind-${kind}`}>{title}</h3>
-            {active ? <PluginCard p={active} /> : <p class="error-text">No {title.toLowerCase()} plugin is active: calls cannot be answered until one is.</p>}
+            {active ? (
+              <PluginCard p={active} />
+            ) : OPTIONAL_KINDS.includes(kind) ? (
+              <p class="muted">None in use: a turn ends after the full silence. (Optional: it lets a turn end sooner.)</p>
+            ) : (
+              <p class="error-text">No {title.toLowerCase()} plugin is active: calls cannot be answered until one is.</p>
+            )}
             {others.length > 0 ? (
               <ul class="plugin-others" aria-label={`Other ${title.toLowerCase()} plugins`}>
                 {others.map((p) => (

@@ -69,3 +69,50 @@ describe('ctx.import in the plugin host', () => {
     expect(seen.unresolved).toMatch(/^ctx\.resolve\("parley:kit"\): the plugin kit is handed out only through ctx\.import\("parley:kit"\)/);
   });
 });
+
+describe('the LLM extensions through the plugin host: callSid, prepare(), endCall()', () => {
+  const LLM = (withExtensions: boolean) => `
+let seen = [];
+export default { async create() { return {
+  async *chat(messages, options) { yield JSON.stringify({ keys: Object.keys(options).sort(), callSid: options.callSid ?? null, seen }); },
+  ${withExtensions ? `async prepare(messages, options) { seen.push('prepare:' + messages.length + ':' + options.callSid); return 'not sent back'; },
+  async endCall(callSid) { seen.push('end:' + callSid); },` : ''}
+} } };`;
+  const start = async (name: string, withExtensions: boolean) => {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ name, kind: 'llm', version: '1.0.0', apiVersion: 1, main: 'index.js' }));
+    writeFileSync(join(dir, 'index.js'), LLM(withExtensions));
+    const p = new PluginProxy({ name, kind: 'llm', dir, main: 'index.js', settings: {}, modelDir: join(root, 'models') }, createLogger({ sinks: [] }));
+    await p.start();
+    return p;
+  };
+  const reply = async (p: PluginProxy, callSid?: string) => {
+    let text = '';
+    for await (const d of p.chat([{ role: 'user', content: 'hi' }], { signal: new AbortController().signal, ...(callSid ? { callSid } : {}) })) text += d;
+    return JSON.parse(text);
+  };
+
+  it('forwards callSid, and runs prepare() and endCall() when the plugin has them', async () => {
+    const p = await start('llm-ext', true);
+    try {
+      await expect(p.prepare([{ role: 'system', content: 'x' }], { signal: new AbortController().signal, callSid: 'CA7' })).resolves.toBeUndefined();
+      await expect(p.endCall('CA7')).resolves.toBeUndefined();
+      expect(await reply(p, 'CA7')).toEqual({ keys: ['callSid', 'signal'], callSid: 'CA7', seen: ['prepare:1:CA7', 'end:CA7'] });
+      expect((await reply(p)).keys).toEqual(['signal']);
+    } finally {
+      await p.dispose();
+    }
+  });
+
+  it('prepare() and endCall() are no-ops for a plugin without them', async () => {
+    const p = await start('llm-plain', false);
+    try {
+      await expect(p.prepare([{ role: 'system', content: 'x' }], { signal: new AbortController().signal, callSid: 'CA8' })).resolves.toBeUndefined();
+      await expect(p.endCall('CA8')).resolves.toBeUndefined();
+      expect(await reply(p)).toEqual({ keys: ['signal'], callSid: null, seen: [] });
+    } finally {
+      await p.dispose();
+    }
+  });
+});

@@ -25,7 +25,7 @@ describe('manifest validation', () => {
 
   it.each([
     [{ name: 'My Plugin' }, /manifest\.json: field "name" must be lowercase letters, digits and dashes.*got "My Plugin"/],
-    [{ kind: 'asr' }, /field "kind" must be one of "stt", "llm", "tts" \(got "asr"\)/],
+    [{ kind: 'asr' }, /field "kind" must be one of "stt", "llm", "tts", "turn" \(got "asr"\)/],
     [{ version: 'one' }, /field "version" must be a version like "1.0.0"/],
     [{ apiVersion: 2 }, /field "apiVersion" must be 1/],
     [{ main: 'missing.js' }, /field "main" must be a file that exists/],
@@ -68,6 +68,7 @@ describe('PluginRegistry', () => {
       ['test-llm', 'llm', true],
       ['test-stt', 'stt', true],
       ['test-tts', 'tts', true],
+      ['test-turn', 'turn', false], // optional kind: only the built-in smart-turn is picked without being chosen
     ]);
     const lease = registry.acquire('stt');
     const r = await lease.instance.transcribe({ samples: new Float32Array(16000), sampleRate: 16000 }, { signal: signal() });
@@ -142,6 +143,50 @@ describe('PluginRegistry', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     await until(() => sink.records.some((r) => /not responding after an abort/.test(r.msg)), 'stuck worker detected', 3_000);
     expect((await ok(10)).text).toBe('call 1');
+    lease.release();
+  });
+
+  it('a turn plugin is optional: none unless chosen, predict() through a worker with callSid, garbage refused, "none" accepted', async () => {
+    await make().start();
+    expect(registry.activeName('turn')).toBeNull();
+    expect(registry.acquireOptional('turn')).toBeNull();
+    registry.setActive('turn', 'test-turn');
+    const lease = registry.acquireOptional('turn')!;
+    expect(lease.name).toBe('test-turn');
+    expect(await lease.instance.predict({ samples: new Float32Array(320), sampleRate: 16000 }, { signal: signal(), callSid: 'CA1' })).toEqual({ complete: 1 });
+    expect(await lease.instance.predict({ samples: new Float32Array(160), sampleRate: 16000 }, { signal: signal() })).toEqual({ complete: 1 });
+    await until(() => sink.records.filter((r) => r.msg === 'predict').length === 2, 'two predict logs', 5_000);
+    const seen = sink.records.filter((r) => r.msg === 'predict').map((r) => [r.samples, r.callSid, r.options]);
+    expect(seen).toEqual([
+      [320, 'CA1', ['callSid', 'signal']],
+      [160, null, ['signal']], // no callSid sent: the plugin gets exactly { signal }, as before the extension
+    ]);
+    lease.release();
+    registry.setSettings('test-turn', { mode: 'garbage' });
+    const bad = registry.acquireOptional('turn')!;
+    await expect(bad.instance.predict({ samples: new Float32Array(1), sampleRate: 16000 }, { signal: signal() })).rejects.toMatchObject({ code: 'PLUGIN_GARBAGE', message: expect.stringMatching(/predict\(\) must resolve to \{ complete: a number from 0 to 1 \} \(got \{"complete":"yes"\}\)/) });
+    bad.release();
+    registry.setActive('turn', 'none');
+    expect(registry.activeName('turn')).toBeNull();
+    expect(registry.acquireOptional('turn')).toBeNull();
+    expect(() => registry.setActive('stt', 'none')).toThrow(/No plugin named "none"/);
+  });
+
+  it('the built-in default turn plugin is used when it starts, and not when its create() fails (a missing model)', async () => {
+    const code = (ok: boolean) => `export default { async create() { ${ok ? '' : "const e = new Error('model missing — run `npm run models -- pull smart-turn-v3`'); e.code = 'MODEL_MISSING'; throw e;"} return { async predict() { return { complete: 0.25 } } } } }`;
+    plugin(join(root, 'user', 'smart-turn'), { name: 'smart-turn', kind: 'turn' }, code(false));
+    await make({ warm: true }).start();
+    await until(() => registry.list().find((p) => p.name === 'smart-turn')?.status === 'failed', 'smart-turn to fail', 10_000);
+    expect(registry.activeName('turn')).toBeNull();
+    expect(registry.acquireOptional('turn')).toBeNull();
+    expect(registry.list().find((p) => p.name === 'smart-turn')).toMatchObject({ active: false, error: expect.stringMatching(/model missing/) });
+    await registry.stop();
+    rmSync(join(root, 'user', 'smart-turn'), { recursive: true });
+    plugin(join(root, 'user', 'smart-turn'), { name: 'smart-turn', kind: 'turn' }, code(true));
+    await make({ warm: true }).start();
+    expect(registry.activeName('turn')).toBe('smart-turn');
+    const lease = registry.acquireOptional('turn')!;
+    expect(await lease.instance.predict({ samples: new Float32Array(1), sampleRate: 16000 }, { signal: signal() })).toEqual({ complete: 0.25 });
     lease.release();
   });
 

@@ -62,3 +62,41 @@ export function numberToWords(value: number | bigint | string): string;
 export function integerToWords(n: number): string;
 export function ordinalToWords(n: number | bigint): string;
 export function digitsToWords(digits: string): string;
+
+/** Speech-like sound check (20 ms frames: loud enough, not hiss-like) before an STT model runs. */
+export function speechCheck(samples: Float32Array, sampleRate: number, options?: { minRms?: number; minSpeechMs?: number }): { speech: boolean; reason: 'speech' | 'silence' | 'noise' | 'too short'; speechMs: number; rms: number };
+/** A transcript without known hallucinations (non-speech tags, subtitle credits, stock phrases, loops). */
+export function cleanTranscript(raw: string): { text: string; removed: string[] };
+
+/** STT plugins on transformers.js (asr.js). */
+export const ASR_SAMPLE_RATE: 16000;
+export const DTYPE_SUFFIX: Record<'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4', string>;
+/** The files transformers.js loads for a seq2seq ASR pipeline (Whisper, Moonshine) with this dtype. */
+export function asrModelFiles(dtype: string): string[];
+export interface AsrModelFolder {
+  dir: string;
+  /** The catalogue model's id, or null for the user's own folder. */
+  id: string | null;
+  dtype: string;
+}
+/** The `model` setting's folder or the catalogue default, complete; MODEL_MISSING naming the files and the fix. */
+export function resolveAsrModelFolder(settings: Record<string, unknown>, modelDir: string, options: { plugin: string; label: string; manifestUrl: URL }): AsrModelFolder;
+/** The ASR pipeline, local files only, on the CPU; MODEL_CORRUPT when unloadable or not a `modelType` model. */
+export function loadAsrPipeline(options: { transformers: unknown; folder: AsrModelFolder; plugin: string; label: string; modelType: string; threads?: number }): Promise<any>;
+export function speechGuardSettings(settings: Record<string, unknown>): { minRms: number; minSpeechMs: number };
+/** transcribe() around a model run: input checks, length cap, speech guard, one at a time, abort, cleaning. */
+export class GuardedTranscriber {
+  constructor(options: {
+    log: PluginLog;
+    plugin: string;
+    label: string;
+    guard: { minRms: number; minSpeechMs: number };
+    run: (samples: Float32Array, stop: { interrupted: boolean; interrupt(): void } | null) => Promise<string>;
+    newStop: () => { interrupted: boolean; interrupt(): void };
+    maxSeconds?: number;
+  });
+  readonly disposed: boolean;
+  warmUp(): Promise<void>;
+  transcribe(audio: { samples: Float32Array; sampleRate: number }, options?: { signal?: AbortSignal }): Promise<{ text: string }>;
+  dispose(release?: () => Promise<void> | void): Promise<void>;
+}

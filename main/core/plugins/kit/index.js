@@ -8,3 +8,5 @@ export { openOnnxSession, threadCount } from './onnx-runner.js';
 export { runAhead } from './run-ahead.js';
 export { ClauseSplitter, cleanForSpeech, splitClauses } from './clauses.js';
 export { digitsToWords, integerToWords, normalizeEnglish, numberToWords, ordinalToWords } from './text-normalize.js';
+export { cleanTranscript, speechCheck } from './speech-guard.js';
+export { ASR_SAMPLE_RATE, DTYPE_SUFFIX, GuardedTranscriber, asrModelFiles, loadAsrPipeline, resolveAsrModelFolder, speechGuardSettings } from './asr.js';

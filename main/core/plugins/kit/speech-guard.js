@@ -1,5 +1,6 @@
-// Whisper invents text on silence and noise ("Thank you for watching."), so audio that is not speech-like never
-// reaches the model, and what comes back is cleaned of its known hallucinations. Pure functions, no runtime.
+// Speech models invent text on silence and noise (Whisper: "Thank you for watching."; any decoder: a phrase in a
+// loop), so audio that is not speech-like never reaches the model, and what comes back is cleaned of known
+// hallucinations. Shared by the STT plugins (whisper-stt, moonshine-stt). Pure functions, no runtime.
 
 const FRAME_MS = 20;
 /** Zero-crossing rate (per sample) above which a loud frame counts as noise: white noise sits near 0.5. */
