@@ -8,8 +8,8 @@ import { createServer } from 'node:net';
 import type { Config } from './config.ts';
 import { errorMessage } from './errors.ts';
 import type { ModelLibrary } from './models/library.ts';
-import { PLUGIN_KINDS, REQUIRED_PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
-import { DEFAULT_PLUGINS, type PluginRegistry } from './plugins/registry.ts';
+import { PLUGIN_KINDS, type PluginKind } from './plugins/api.ts';
+import { DEFAULT_PLUGINS, isOptionalKind, type PluginRegistry } from './plugins/registry.ts';
 import type { PublicEndpoint } from './tunnel/public-endpoint.ts';
 import type { TwilioAccount } from './twilio/account.ts';
 import type { DoctorCheck, DoctorReport, RecordsStatus } from '../shared/status.ts';
@@ -75,7 +75,7 @@ function checkPlugins(d: DoctorDeps): Result {
   for (const kind of PLUGIN_KINDS) {
     const name = d.plugins.activeName(kind);
     const info = name ? list.find((p) => p.name === name) : undefined;
-    if (!REQUIRED_PLUGIN_KINDS.includes(kind)) {
+    if (isOptionalKind(kind)) {
       // Optional (turn): without one a turn ends after the silence, so nothing here fails the check.
       active.push(optionalPluginNote(d, kind, info));
       continue;
@@ -115,7 +115,7 @@ async function checkModels(d: DoctorDeps): Promise<Result> {
   const fixes: string[] = [];
   const list = d.plugins.list();
   for (const kind of PLUGIN_KINDS as readonly PluginKind[]) {
-    const required = REQUIRED_PLUGIN_KINDS.includes(kind);
+    const required = !isOptionalKind(kind);
     let name = d.plugins.activeName(kind);
     // An optional kind's built-in default is not in use while its model is missing: say so, as a note.
     if (!name && !required) name = list.find((p) => p.kind === kind && p.name === DEFAULT_PLUGINS[kind])?.name ?? null;

@@ -129,7 +129,7 @@ async function handleCall(msg: Extract<ToPluginHost, { t: 'call' }>): Promise<vo
     if (SINGLE_RESULT_METHODS.includes(msg.method)) {
       const value = await result;
       // prepare() and endCall() resolve with nothing; whatever a plugin returned there is not sent back.
-      send({ t: 'result', id: msg.id, value: msg.method === 'prepare' || msg.method === 'endCall' ? undefined : value });
+      send({ t: 'result', id: msg.id, value: OPTIONAL_METHODS.includes(msg.method) ? undefined : value });
       aborts.delete(msg.id);
       return;
     }

@@ -22,7 +22,8 @@ export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt',
  */
 export const NO_PLUGIN = 'none';
 
-const isOptional = (kind: PluginKind) => !REQUIRED_PLUGIN_KINDS.includes(kind);
+/** A kind a call can do without (turn): no plugin of it is not an error. */
+export const isOptionalKind = (kind: PluginKind) => !REQUIRED_PLUGIN_KINDS.includes(kind);
 
 export type { PluginInfo } from '../../shared/plugins.ts';
 
@@ -194,7 +195,7 @@ export class PluginRegistry {
    */
   activeName(kind: PluginKind): string | null {
     const name = this.#candidate(kind);
-    if (!name || !isOptional(kind) || this.#active[kind]) return name;
+    if (!name || !isOptionalKind(kind) || this.#active[kind]) return name;
     return this.#entries.get(name)?.worker?.state === 'failed' ? null : name;
   }
 
@@ -203,7 +204,7 @@ export class PluginRegistry {
     const usable = [...this.#entries.values()].filter((e) => e.found.manifest.kind === kind).map((e) => e.found.manifest.name);
     const chosen = this.#active[kind];
     if (chosen) return usable.includes(chosen) ? chosen : null;
-    if (isOptional(kind)) return usable.includes(DEFAULT_PLUGINS[kind]) ? DEFAULT_PLUGINS[kind] : null;
+    if (isOptionalKind(kind)) return usable.includes(DEFAULT_PLUGINS[kind]) ? DEFAULT_PLUGINS[kind] : null;
     if (usable.length === 1) return usable[0]!;
     if (usable.includes(DEFAULT_PLUGINS[kind])) return DEFAULT_PLUGINS[kind];
     return usable[0] ?? null;
@@ -211,7 +212,7 @@ export class PluginRegistry {
 
   /** Choose the plugin of a kind for new calls; `none` turns an optional kind (turn) off. */
   setActive(kind: PluginKind, name: string): void {
-    if (name === NO_PLUGIN && isOptional(kind)) {
+    if (name === NO_PLUGIN && isOptionalKind(kind)) {
       this.#active[kind] = NO_PLUGIN;
       this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
       return;
@@ -261,11 +262,11 @@ export class PluginRegistry {
 
   /** Take the active plugin of a kind for one call. Always release() when the call ends. */
   acquire<K extends PluginKind>(kind: K): Lease<K> {
-    const name = isOptional(kind) ? this.#candidate(kind) : this.activeName(kind);
+    const name = isOptionalKind(kind) ? this.#candidate(kind) : this.activeName(kind);
     const entry = name ? this.#entries.get(name) : undefined;
     if (!name || !entry) {
       const chosen = this.#active[kind];
-      if (chosen === NO_PLUGIN && isOptional(kind)) throw new ParleyError('PLUGIN_NOT_FOUND', `No ${kind} plugin is in use (${kind} is set to "${NO_PLUGIN}").`);
+      if (chosen === NO_PLUGIN && isOptionalKind(kind)) throw new ParleyError('PLUGIN_NOT_FOUND', `No ${kind} plugin is in use (${kind} is set to "${NO_PLUGIN}").`);
       throw new ParleyError(
         'PLUGIN_NOT_FOUND',
         chosen ? `The ${kind} plugin "${chosen}" is not installed (have: ${this.#namesOf(kind)}). Pick another with --${kind} NAME or in Settings.` : `No ${kind} plugin is installed. Add one to the plugins folder (see docs/plugins.md).`,
