@@ -125,7 +125,8 @@ async function checkModels(d: DoctorDeps): Promise<Result> {
       lines.push(await optionalModelNote(d, info));
       continue;
     }
-    const own = info.values.model;
+    // Only a `path` setting names a local file; openai-llm's `model` is a model's name on its server.
+    const own = info.settings?.model?.type === 'path' ? info.values.model : undefined;
     if (typeof own === 'string' && own) {
       if (existsSync(own)) lines.push(`${name}: its own model ${own} (not in the catalogue: not hash-checked)`);
       else {
@@ -164,7 +165,7 @@ async function checkModels(d: DoctorDeps): Promise<Result> {
 
 /** The model of an optional kind's plugin, as a note: present, or how to get it (never a failed check). */
 async function optionalModelNote(d: DoctorDeps, info: PluginInfo): Promise<string> {
-  const own = info.values.model;
+  const own = info.settings?.model?.type === 'path' ? info.values.model : undefined;
   if (typeof own === 'string' && own) return existsSync(own) ? `${info.name}: its own model ${own}` : `${info.name}'s model setting points at ${own}, which does not exist (optional: fix or clear it)`;
   const spec = info.models.find((m) => m.default) ?? info.models[0];
   if (!spec) return `${info.name}: needs no model`;

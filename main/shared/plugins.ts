@@ -8,7 +8,7 @@ export type PluginKind = 'stt' | 'llm' | 'tts' | 'turn';
 
 /** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */
 export interface SettingSpec {
-  type: 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'path';
+  type: 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'path' | 'secret';
   default?: unknown;
   description?: string;
   /** For `enum`. */

@@ -21,14 +21,18 @@ const PUNCT_TOKENS = new Set(['!', '?', '…', ',', '.', "'", '-']);
 
 /** `corrupt(message)` makes the MODEL_CORRUPT error (the kit's pluginError) that parsing throws. */
 export function parseTokens(text, file, corrupt) {
+  // Read as sherpa-onnx's ReadTokens() (csrc/symbol-table.cc) reads it, so every file sherpa accepts loads here:
+  // fields split on ASCII whitespace only (a symbol may be a Unicode space, e.g. U+3000); a line holding only an
+  // id is the space symbol " "; a symbol listed twice keeps its first id (unordered_map::insert), never an error.
+  // Blank lines are skipped. A line with more than two fields, or a non-numeric id, is what sherpa refuses too.
   const token2id = new Map();
   text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
-    if (line.trim() === '') return;
-    const parts = line.trim().split(/\s+/);
-    if (parts.length !== 2 || !/^\d+$/.test(parts[1])) throw corrupt(`${file} line ${i + 1}: expected "<symbol> <id>", got "${line.slice(0, 60)}"`);
-    if (token2id.has(parts[0])) throw corrupt(`${file} line ${i + 1}: symbol "${parts[0]}" appears twice`);
-    token2id.set(parts[0], Number(parts[1]));
+    const line = raw.replace(/^[ \t\r\f\v]+|[ \t\r\f\v]+$/g, '');
+    if (line === '') return;
+    const parts = line.split(/[ \t\r\f\v]+/);
+    const [sym, id] = parts.length === 1 ? [' ', parts[0]] : parts;
+    if (parts.length > 2 || !/^-?\d+$/.test(id)) throw corrupt(`${file} line ${i + 1}: expected "<symbol> <id>" (or "<id>" for the space), got "${raw.slice(0, 60)}"`);
+    if (!token2id.has(sym)) token2id.set(sym, Number(id));
   });
   if (!token2id.has('_')) throw corrupt(`${file} has no "_" (blank/pad) symbol: it is not a MeloTTS tokens.txt`);
   return token2id;

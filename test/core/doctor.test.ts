@@ -150,7 +150,7 @@ describe('doctor checks on their own', () => {
     const spec = (id: string) => ({ models: [{ id, default: true, files: [] }] });
     const report = await runDoctor(
       deps({
-        list: [plugin('whisper-stt', 'stt', spec('tiny.en')), plugin('llama-llm', 'llm', spec('qwen')), plugin('piper-tts', 'tts', { values: { model: '/nowhere/voice.onnx' } })],
+        list: [plugin('whisper-stt', 'stt', spec('tiny.en')), plugin('llama-llm', 'llm', spec('qwen')), plugin('piper-tts', 'tts', { settings: { model: { type: 'path' } }, values: { model: '/nowhere/voice.onnx' } })],
         info: (id) => (id === 'tiny.en' ? { status: 'missing', missingFiles: ['a'] } : { status: 'installed', verified: false, missingFiles: [] }),
       }),
     );
@@ -158,6 +158,23 @@ describe('doctor checks on their own', () => {
     expect(c.ok).toBe(false);
     expect(c.detail).toBe("tiny.en (whisper-stt) is not downloaded; qwen (llama-llm) is corrupt (a file's checksum does not match); piper-tts's model setting points at /nowhere/voice.onnx, which does not exist");
     expect(c.fix).toBe('Download it: Models → tiny.en → Download, or npm run models -- pull tiny.en. Download it again: npm run models -- pull qwen (or Models → Download). Fix piper-tts\'s "model" setting, or clear it to use the catalogue model.');
+  });
+
+  it('a `model` setting is a file only when its type is "path": openai-llm\'s model is a name on its server', async () => {
+    const report = await runDoctor(
+      deps({
+        list: [
+          plugin('whisper-stt', 'stt', { settings: { model: { type: 'path' } }, values: { model: '/nowhere/whisper' } }),
+          plugin('openai-llm', 'llm', { settings: { model: { type: 'string' } }, values: { model: 'qwen2.5:0.5b' } }),
+          plugin('piper-tts', 'tts', { settings: { model: { type: 'path' } }, values: { model: '' } }),
+        ],
+      }),
+    );
+    const c = byId(report.checks, 'models');
+    expect(c.detail).toBe("whisper-stt's model setting points at /nowhere/whisper, which does not exist");
+    expect(c.detail).not.toContain('qwen2.5');
+    const ok = byId((await runDoctor(deps({ list: [plugin('openai-llm', 'llm', { settings: { model: { type: 'string' } }, values: { model: 'llama3.2:1b' } })] }))).checks, 'models');
+    expect(ok).toMatchObject({ ok: true, detail: 'openai-llm: needs no model' });
   });
 
   it('the port taken by another program, or by another Parley', async () => {

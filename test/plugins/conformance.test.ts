@@ -22,6 +22,7 @@ import { readWav } from '../../main/core/audio/wav.ts';
 import { foreignImports, importPlugin, makePluginContext, pluginFolder } from '../helpers/plugin-context.ts';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.ts';
 import { writeTinyWhisper } from '../helpers/tiny-whisper.ts';
+import { writeTinyMoonshine } from '../helpers/tiny-moonshine.ts';
 import { writeMeloModel, writePiperVoice } from '../helpers/tiny-tts-models.ts';
 import { AUDIO, TEST_PLUGINS } from '../helpers/core.ts';
 
@@ -39,6 +40,7 @@ const models: Record<string, string> = {};
 
 const SUBJECTS: Subject[] = [
   { name: 'whisper-stt', dir: pluginFolder('whisper-stt'), kind: 'stt', builtin: true, settings: () => ({ model: models.whisper }) },
+  { name: 'moonshine-stt', dir: pluginFolder('moonshine-stt'), kind: 'stt', builtin: true, settings: () => ({ model: models.moonshine }) },
   { name: 'llama-llm', dir: pluginFolder('llama-llm'), kind: 'llm', builtin: true, settings: () => ({ model: models.gguf, threads: 2, gpu: false, maxTokens: 24 }) },
   { name: 'melo-tts', dir: pluginFolder('melo-tts'), kind: 'tts', builtin: true, settings: () => ({ model: models.melo }) },
   { name: 'piper-tts', dir: pluginFolder('piper-tts'), kind: 'tts', builtin: true, settings: () => ({ model: models.piper }) },
@@ -74,6 +76,8 @@ async function exercise(kind: PluginKind, instance: PluginInstance, signal: Abor
 beforeAll(async () => {
   models.whisper = join(work, 'whisper-tiny');
   writeTinyWhisper(models.whisper);
+  models.moonshine = join(work, 'moonshine-tiny');
+  writeTinyMoonshine(models.moonshine);
   models.gguf = join(work, 'tiny.gguf');
   writeTinyLlamaGguf(models.gguf);
   models.melo = (await writeMeloModel(join(work, 'melo'))).dir;

@@ -10,7 +10,23 @@ import { PLUGIN_API_VERSION, PLUGIN_KINDS, type ModelSpec, type PluginManifest, 
 
 const NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const SEMVER = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/;
-const SETTING_TYPES = ['string', 'number', 'integer', 'boolean', 'enum', 'path'];
+const SETTING_TYPES = ['string', 'number', 'integer', 'boolean', 'enum', 'path', 'secret'];
+
+/** What a secret setting's value is shown as once set (lists, the control API, the GUI, logs): never the value. */
+export const SECRET_SHOWN = '[set]';
+
+/** A setting whose value is a secret (an API key): the plugin gets it, nothing that shows or logs settings does. */
+export function isSecretSetting(spec: SettingSpec | undefined): boolean {
+  // 'secret' is checked as a string: main/shared/plugins.ts (the GUI's copy of the type) may not list it yet.
+  return (spec?.type as string | undefined) === 'secret';
+}
+
+/** Settings values fit to show or log: each secret becomes SECRET_SHOWN when set, '' when not. */
+export function redactSettings(specs: Record<string, SettingSpec>, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...values };
+  for (const [key, spec] of Object.entries(specs)) if (isSecretSetting(spec) && key in out) out[key] = out[key] === '' || out[key] == null ? '' : SECRET_SHOWN;
+  return out;
+}
 
 class ManifestProblem extends Error {}
 
@@ -28,6 +44,8 @@ function validateSetting(key: string, spec: unknown): SettingSpec {
   if (!isObject(spec)) fail(field, 'an object like { "type": "number", "default": 1 }', spec);
   if (typeof spec.type !== 'string' || !SETTING_TYPES.includes(spec.type)) fail(`${field}.type`, `one of ${SETTING_TYPES.join(', ')}`, spec.type);
   if (spec.type === 'enum' && (!Array.isArray(spec.values) || spec.values.length === 0)) fail(`${field}.values`, 'a non-empty array for an enum setting', spec.values);
+  // A default in a manifest is public: a secret's default can only be "no secret".
+  if (spec.type === 'secret' && spec.default !== undefined && spec.default !== '') fail(`${field}.default`, '"" or nothing for a secret setting (a default in a manifest is not secret)', spec.default);
   return spec as unknown as SettingSpec;
 }
 

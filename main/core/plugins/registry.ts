@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import type { CoreEvents } from '../event-bus.ts';
 import { PLUGIN_KINDS, REQUIRED_PLUGIN_KINDS, type InstanceByKind, type ModelSpec, type PluginKind, type SettingSpec } from './api.ts';
 import { scanPlugins, type FoundPlugin, type PluginProblem, type PluginSource } from './loader.ts';
-import { effectiveSettings } from './manifest.ts';
+import { SECRET_SHOWN, effectiveSettings, isSecretSetting, redactSettings } from './manifest.ts';
 import { PluginProxy, inspectPlugins, type PluginProxyOptions } from './plugin-proxy.ts';
 import type { PluginInfo } from '../../shared/plugins.ts';
 
@@ -227,8 +227,14 @@ export class PluginRegistry {
 
   /** Change a plugin's settings: new calls get a fresh instance with them. */
   setSettings(name: string, settings: Record<string, unknown>): void {
-    this.#settings[name] = { ...settings };
     const entry = this.#entries.get(name);
+    const next = { ...settings };
+    // A secret sent back as list() shows it ("[set]") means "unchanged", not a new key.
+    for (const [key, spec] of Object.entries(entry?.found.manifest.settings ?? {})) if (isSecretSetting(spec) && next[key] === SECRET_SHOWN) {
+      if (this.#settings[name] && key in this.#settings[name]) next[key] = this.#settings[name][key];
+      else delete next[key];
+    }
+    this.#settings[name] = next;
     if (!entry) return;
     this.#retire(entry);
     if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.#candidate(k) === name)) this.#warm(entry.found.manifest.kind);
@@ -313,7 +319,8 @@ export class PluginRegistry {
         status,
         error: e.importError ?? (w?.lastError ? errorMessage(w.lastError) : null),
         settings: m.settings,
-        values: effectiveSettings(m, this.#settings[m.name]),
+        // Secret settings (an API key) are shown as set / not set, never as their value.
+        values: redactSettings(m.settings, effectiveSettings(m, this.#settings[m.name])),
         models: m.models,
       };
     });
@@ -325,7 +332,8 @@ export class PluginRegistry {
     if (!entry) return null;
     const m = entry.found.manifest;
     const setting = effectiveSettings(m, this.#settings[name]).model;
-    if (typeof setting === 'string' && setting) return setting.split(/[\\/]/).filter(Boolean).pop() ?? setting;
+    // A `path` model is a local file (shown by its name); any other `model` (openai-llm's) is a name on a server.
+    if (typeof setting === 'string' && setting) return m.settings.model?.type === 'path' ? (setting.split(/[\\/]/).filter(Boolean).pop() ?? setting) : setting;
     return m.models.find((x) => x.default)?.id ?? m.models[0]?.id ?? null;
   }
 

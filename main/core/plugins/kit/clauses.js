@@ -11,11 +11,20 @@ const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'st', 'jr', 'sr', 'vs', 
 
 const DEFAULTS = { firstClauseWords: 3, clauseWords: 8, maxWords: 25 };
 
-/** Remove what should never be read aloud: markdown emphasis, headings, bullets, code ticks, emoji. */
+/**
+ * Remove what should never be read aloud: markdown emphasis, headings, bullets, code ticks, emoji. A `#` before a
+ * word or number ("#1", "room #12") and an `_` inside a word ("john_smith@example.com") are spoken, so they stay:
+ * "#" for normalizeEnglish to read as "number", "_" said as "underscore" (CommonMark never reads an underscore
+ * inside a word as emphasis either).
+ */
 export function cleanForSpeech(text) {
   return text
     .replace(/```[\s\S]*?```/g, ' ')
-    .replace(/[*_`#>~]+/g, '')
+    .replace(/^[ \t]*#{1,6}[ \t]+/gm, '')
+    .replace(/#+(?![\p{L}\p{N}])/gu, '')
+    .replace(/#{2,}/g, '#')
+    .replace(/(?<=[\p{L}\p{N}])_+(?=[\p{L}\p{N}])/gu, ' underscore ')
+    .replace(/[*_`>~]+/g, '')
     .replace(/^\s*[-•]\s+/gm, '')
     .replace(/\[(.*?)\]\((.*?)\)/g, '$1')
     .replace(/\p{Extended_Pictographic}/gu, '')

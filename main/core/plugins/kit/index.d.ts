@@ -100,3 +100,17 @@ export class GuardedTranscriber {
   transcribe(audio: { samples: Float32Array; sampleRate: number }, options?: { signal?: AbortSignal }): Promise<{ text: string }>;
   dispose(release?: () => Promise<void> | void): Promise<void>;
 }
+
+/** Whisper's log-mel front end (log-mel.js), shared by whisper-stt's features and smart-turn. */
+export const MEL_FLOOR: number;
+/** A periodic Hann window of `n` samples (as torch.hann_window(n, periodic=True)). */
+export function periodicHann(n: number): Float64Array;
+/** Slaney-scale mel filters, [nMels][nFft / 2 + 1]. */
+export function slaneyMelFilters(options: { nMels: number; nFft: number; sampleRate: number; fMin?: number; fMax?: number }): Float64Array[];
+/**
+ * A log-mel function for one configuration (Whisper's: reflect-padded STFT, power, mel, log10 with MEL_FLOOR, clamp
+ * to max − 8, (x + 4) / 4): `compute(samples, isStopped)` resolves to [n_mels][frames] for `samples` padded or cut
+ * to `windowSamples`, or null once `isStopped()` is true. Frames over trailing zero padding are skipped unless
+ * `allFrames`.
+ */
+export function logMelSpectrogram(options: { nFft: number; hop: number; window: ArrayLike<number>; melFilters: ArrayLike<number>[]; windowSamples: number; frames?: number; allFrames?: boolean }): (samples: Float32Array, isStopped?: () => boolean) => Promise<Float32Array | null>;

@@ -10,3 +10,4 @@ export { ClauseSplitter, cleanForSpeech, splitClauses } from './clauses.js';
 export { digitsToWords, integerToWords, normalizeEnglish, numberToWords, ordinalToWords } from './text-normalize.js';
 export { cleanTranscript, speechCheck } from './speech-guard.js';
 export { ASR_SAMPLE_RATE, DTYPE_SUFFIX, GuardedTranscriber, asrModelFiles, loadAsrPipeline, resolveAsrModelFolder, speechGuardSettings } from './asr.js';
+export { MEL_FLOOR, logMelSpectrogram, periodicHann, slaneyMelFilters } from './log-mel.js';
