@@ -1,14 +1,18 @@
 // The llama.cpp child process. Started by index.js with child_process.fork; it imports node-llama-cpp from the
-// path the host resolved (ctx.resolve), loads one model and answers one chat at a time over IPC. Anything fatal
-// here (a malformed file, a native crash) ends this process only; the parent restarts it at the next turn.
-import { availableParallelism } from 'node:os';
+// path the host resolved (ctx.resolve), loads one model into one context with one sequence per live call
+// (sequences.js), and answers chats over IPC: turns of one call in order, different calls side by side. Anything
+// fatal here (a malformed file, a native crash) ends this process only; the parent restarts it at the next turn.
+import { availableParallelism, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { CallQueues, SequencePool } from './sequences.js';
 
-/** @type {{ llama: any, model: any, context: any, chat: any, settings: any } | null} */
+/** @type {{ llama: any, model: any, context: any, pool: SequencePool, chatWrapper: any, settings: any } | null} */
 let state = null;
-/** Chats run strictly one after another on the single context sequence; abort controllers by chat id. */
-let queue = Promise.resolve();
-const controllers = new Map();
+/** Loading happens once, before anything else; after it, calls run side by side (one sequence each). */
+let loaded = Promise.resolve();
+const queues = new CallQueues();
+/** In-flight work by request id: its abort controller and the call (key) it belongs to. */
+const running = new Map();
 
 function send(msg) {
   if (process.connected) process.send(msg);
@@ -51,31 +55,66 @@ async function load(msg) {
   } catch (err) {
     return send({ t: 'load-error', code: 'MODEL_CORRUPT', message: `llama.cpp could not load ${msg.model}: ${err?.message ?? err}. The file is damaged or not a model this llama.cpp supports; re-download it or choose another .gguf.` });
   }
+  const calls = msg.maxCalls > 0 ? msg.maxCalls : 1;
+  const perCall = Math.min(msg.contextSize, model.trainContextSize || msg.contextSize);
+  const held = await checkContextFits(llama, model, perCall, calls, msg);
+  if (held.error) return send({ t: 'load-error', code: 'PLUGIN_FAILED', message: held.error });
   let context;
   try {
-    context = await model.createContext({ contextSize: Math.min(msg.contextSize, model.trainContextSize || msg.contextSize), threads: msg.threads, sequences: 1 });
+    // contextSize is per sequence: llama.cpp allocates contextSize × sequences cells, one block per call.
+    context = await model.createContext({ contextSize: perCall, sequences: calls, threads: msg.threads });
   } catch (err) {
-    return send({ t: 'load-error', code: 'PLUGIN_FAILED', message: `llama.cpp could not create a ${msg.contextSize}-token context for ${msg.model}: ${err?.message ?? err}. Lower llama-llm.contextSize.` });
+    return send({ t: 'load-error', code: 'PLUGIN_FAILED', message: `${cannotHold(perCall, calls, msg.model, held.bytes)}: ${err?.message ?? err}. Lower llama-llm.maxCalls or llama-llm.contextSize.` });
   }
-  const chat = new runtime.LlamaChat({ contextSequence: context.getSequence(), chatWrapper: 'auto' });
-  state = { llama, model, context, chat, settings: msg };
+  const makeChat = (sequence) => new runtime.LlamaChat({ contextSequence: sequence, chatWrapper: 'auto' });
+  const pool = new SequencePool(context, makeChat, log);
   // Warm up: one token through the chat template pages the weights in and proves the template renders.
+  let chatWrapper;
   try {
-    await chat.generateResponse([{ type: 'user', text: 'Hi' }, { type: 'model', response: [] }], { maxTokens: 1 });
+    const { slot } = await pool.acquire('\0warm-up');
+    chatWrapper = slot.chat.chatWrapper;
+    await slot.chat.generateResponse([{ type: 'user', text: 'Hi' }, { type: 'model', response: [] }], { maxTokens: 1 });
+    pool.release(slot);
+    await pool.end('\0warm-up');
   } catch (err) {
     return send({ t: 'load-error', code: 'MODEL_CORRUPT', message: `${msg.model} loaded but failed to generate (${err?.message ?? err}); its chat template or weights are broken.` });
   }
+  state = { llama, model, context, pool, chatWrapper, settings: msg };
   send({
     t: 'ready',
     info: {
-      chatWrapper: chat.chatWrapper.wrapperName,
+      chatWrapper: chatWrapper.wrapperName,
       gpu: llama.gpu,
       threads: msg.threads,
       contextSize: context.contextSize,
+      maxCalls: context.totalSequences,
       trainContextSize: model.trainContextSize,
       loadMs: Math.round(performance.now() - started),
     },
   });
+}
+
+function cannotHold(perCall, calls, model, bytes) {
+  const size = bytes ? ` (about ${Math.ceil(bytes / 2 ** 20)} MB)` : '';
+  return `llama.cpp cannot hold ${calls} calls × ${perCall} tokens of context${size} for ${model}`;
+}
+
+/** Refuse settings whose KV cache cannot fit this machine before llama.cpp tries to allocate it. */
+async function checkContextFits(llama, model, perCall, calls, msg) {
+  let estimate;
+  try {
+    estimate = await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize: perCall, sequences: calls, modelGpuLayers: model.gpuLayers });
+  } catch {
+    return {}; // no estimate: let createContext decide
+  }
+  const bytes = estimate.cpuRam + estimate.gpuVram;
+  const ram = totalmem();
+  const vram = model.gpuLayers > 0 ? (await llama.getVramState().catch(() => ({ total: 0 }))).total : 0;
+  if (estimate.cpuRam > ram || (vram > 0 && estimate.gpuVram > vram)) {
+    const have = vram > 0 ? `${Math.round(ram / 2 ** 20)} MB of RAM and ${Math.round(vram / 2 ** 20)} MB of VRAM` : `${Math.round(ram / 2 ** 20)} MB of RAM`;
+    return { bytes, error: `${cannotHold(perCall, calls, msg.model, bytes)}: this computer has ${have}. Lower llama-llm.maxCalls (calls answered at the same time) or llama-llm.contextSize (tokens each call keeps).` };
+  }
+  return { bytes };
 }
 
 function toHistory(messages) {
@@ -87,7 +126,7 @@ function toHistory(messages) {
 }
 
 function promptTokens(history) {
-  const { contextText } = state.chat.chatWrapper.generateContextState({ chatHistory: history });
+  const { contextText } = state.chatWrapper.generateContextState({ chatHistory: history });
   return contextText.tokenize(state.model.tokenizer).length;
 }
 
@@ -117,14 +156,19 @@ function fitHistory(history, maxTokens) {
   return { history: h, dropped, promptTokens: tokens, maxTokens: Math.min(maxTokens, room) };
 }
 
-async function runChat(msg) {
-  const controller = controllers.get(msg.id);
-  if (!controller || controller.signal.aborted) {
-    controllers.delete(msg.id);
-    return send({ t: 'done', id: msg.id, aborted: true });
-  }
+/** What runs for one request: its controller, and the call it belongs to ('' for requests without a callSid). */
+function track(msg) {
+  const controller = new AbortController();
+  running.set(msg.id, { controller, key: msg.callSid ?? '' });
+  return controller;
+}
+
+async function runChat(msg, controller) {
+  if (controller.signal.aborted) return send({ t: 'done', id: msg.id, aborted: true });
   if (!state) return send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: 'llama.cpp is not loaded' });
   const started = performance.now();
+  const key = msg.callSid ?? '';
+  let slot = null;
   try {
     const fitted = fitHistory(toHistory(msg.messages), msg.maxTokens);
     if (fitted.maxTokens < 1) {
@@ -136,16 +180,24 @@ async function runChat(msg) {
       });
     }
     if (fitted.dropped > 0) log('info', 'history trimmed to fit the context', { dropped: fitted.dropped, promptTokens: fitted.promptTokens, contextSize: state.context.contextSize });
-    const sequence = state.chat.sequence;
+    const taken = await state.pool.acquire(key, controller.signal);
+    slot = taken.slot;
+    const sequence = slot.sequence;
+    const cachedBefore = sequence.nextTokenIndex;
     const inputBefore = sequence.tokenMeter.usedInputTokens;
     const outputBefore = sequence.tokenMeter.usedOutputTokens;
+    let evaluatedPromptTokens = null;
     let firstTokenMs = null;
     let chunks = 0;
-    const result = await state.chat.generateResponse(fitted.history, {
+    const result = await slot.chat.generateResponse(fitted.history, {
       maxTokens: fitted.maxTokens,
       temperature: msg.temperature,
       signal: controller.signal,
       stopOnAbortSignal: true,
+      onToken: () => {
+        // The first sampled token: everything evaluated so far was this turn's prompt.
+        evaluatedPromptTokens ??= sequence.tokenMeter.usedInputTokens - inputBefore;
+      },
       onTextChunk: (text) => {
         if (!text) return;
         firstTokenMs ??= performance.now() - started;
@@ -153,17 +205,20 @@ async function runChat(msg) {
         send({ t: 'delta', id: msg.id, text });
       },
     });
-    const totalMs = performance.now() - started;
     send({
       t: 'done',
       id: msg.id,
       aborted: controller.signal.aborted,
       stats: {
+        callSid: msg.callSid ?? null,
+        sequence: slot.index,
+        evicted: taken.evicted === null ? undefined : taken.evicted || null,
         promptTokens: fitted.promptTokens,
-        evaluatedPromptTokens: sequence.tokenMeter.usedInputTokens - inputBefore,
+        cachedTokens: cachedBefore,
+        evaluatedPromptTokens: evaluatedPromptTokens ?? sequence.tokenMeter.usedInputTokens - inputBefore,
         droppedTurns: fitted.dropped,
         firstTokenMs: firstTokenMs === null ? null : Math.round(firstTokenMs),
-        totalMs: Math.round(totalMs),
+        totalMs: Math.round(performance.now() - started),
         chunks,
         outputTokens: sequence.tokenMeter.usedOutputTokens - outputBefore,
         stopReason: result.metadata?.stopReason,
@@ -173,21 +228,86 @@ async function runChat(msg) {
     if (controller.signal.aborted) send({ t: 'done', id: msg.id, aborted: true });
     else send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: `llama.cpp failed while answering: ${err?.message ?? err}` });
   } finally {
-    controllers.delete(msg.id);
+    if (slot) state.pool.release(slot);
+    running.delete(msg.id);
+  }
+}
+
+/**
+ * The tokens that every next turn of this conversation starts with: the messages rendered once with two different
+ * user turns after them, cut where the two renderings part.
+ */
+function stablePrefixTokens(messages) {
+  const history = toHistory(messages).filter((item) => !(item.type === 'model' && item.response.length === 0));
+  const render = (text) => {
+    const { contextText } = state.chatWrapper.generateContextState({ chatHistory: [...history, { type: 'user', text }, { type: 'model', response: [] }] });
+    return contextText.tokenize(state.model.tokenizer);
+  };
+  const a = render('yes');
+  const b = render('Could you help me, please?');
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return a.slice(0, n);
+}
+
+/** Evaluate the call's opening (system prompt, greeting) into its sequence before the caller speaks. */
+async function runPrepare(msg, controller) {
+  if (controller.signal.aborted) return send({ t: 'prepared', id: msg.id, aborted: true });
+  if (!state) return send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: 'llama.cpp is not loaded' });
+  let slot = null;
+  try {
+    const tokens = stablePrefixTokens(msg.messages);
+    // Leave room for a turn: an opening that fills the context would only be trimmed away again.
+    if (tokens.length + msg.maxTokens >= state.context.contextSize) {
+      log('info', 'prepare skipped: the opening is too long to keep', { callSid: msg.callSid, tokens: tokens.length, contextSize: state.context.contextSize });
+      return send({ t: 'prepared', id: msg.id, stats: { tokens: tokens.length, evaluated: 0 } });
+    }
+    ({ slot } = await state.pool.acquire(msg.callSid, controller.signal));
+    const sequence = slot.sequence;
+    await sequence.adaptStateToTokens(tokens, false);
+    const rest = tokens.slice(sequence.nextTokenIndex);
+    if (rest.length > 0 && !controller.signal.aborted) await sequence.evaluateWithoutGeneratingNewTokens(rest);
+    send({ t: 'prepared', id: msg.id, aborted: controller.signal.aborted, stats: { callSid: msg.callSid, sequence: slot.index, tokens: tokens.length, evaluated: rest.length } });
+  } catch (err) {
+    if (controller.signal.aborted) send({ t: 'prepared', id: msg.id, aborted: true });
+    else send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: `llama.cpp failed while preparing the call: ${err?.message ?? err}` });
+  } finally {
+    if (slot) state.pool.release(slot);
+    running.delete(msg.id);
+  }
+}
+
+/** The call ended: stop what it still has running, then clear its sequence for the next call. */
+async function runEndCall(msg) {
+  try {
+    const freed = state ? await state.pool.end(msg.callSid) : false;
+    send({ t: 'ended', id: msg.id, freed });
+  } catch (err) {
+    send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: `llama.cpp failed to free the call's sequence: ${err?.message ?? err}` });
   }
 }
 
 process.on('message', (msg) => {
   switch (msg?.t) {
     case 'load':
-      queue = queue.then(() => load({ ...msg, threads: msg.threads > 0 ? msg.threads : Math.max(1, Math.min(4, availableParallelism())) }));
+      loaded = loaded.then(() => load({ ...msg, threads: msg.threads > 0 ? msg.threads : Math.max(1, Math.min(4, availableParallelism())) }));
       break;
-    case 'chat':
-      controllers.set(msg.id, new AbortController());
-      queue = queue.then(() => runChat(msg));
+    case 'chat': {
+      const controller = track(msg);
+      loaded.then(() => queues.run(msg.callSid ?? '', () => runChat(msg, controller)));
+      break;
+    }
+    case 'prepare': {
+      const controller = track(msg);
+      loaded.then(() => queues.run(msg.callSid, () => runPrepare(msg, controller)));
+      break;
+    }
+    case 'end-call':
+      for (const work of running.values()) if (work.key === msg.callSid) work.controller.abort();
+      loaded.then(() => queues.run(msg.callSid, () => runEndCall(msg)));
       break;
     case 'abort':
-      controllers.get(msg.id)?.abort();
+      running.get(msg.id)?.controller.abort();
       break;
     default:
       break;

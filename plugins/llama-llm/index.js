@@ -1,7 +1,8 @@
 // llama-llm: a local GGUF model through node-llama-cpp, run in a child process (child.js) so a malformed model or
 // a native crash costs one turn, not the app. The child is started in create(), and restarted on demand at the
-// next chat() after it dies. Reaches the host only through ctx (ctx.resolve gives the runtime's entry file;
-// ctx.import('parley:kit') the errors).
+// next chat() after it dies. Per-call state (a sequence and KV cache per callSid: chat, prepare, endCall) lives in
+// the child (sequences.js); a restarted child starts with none. Reaches the host only through ctx (ctx.resolve
+// gives the runtime's entry file; ctx.import('parley:kit') the errors).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { checkGgufHeader, resolveModelFile } from './model-file.js';
@@ -69,6 +70,7 @@ class LlamaLlm {
     this.#settings = {
       threads: Number.isInteger(s.threads) && s.threads > 0 ? s.threads : 0,
       contextSize: Number.isInteger(s.contextSize) ? s.contextSize : 2048,
+      maxCalls: Number.isInteger(s.maxCalls) && s.maxCalls > 0 ? s.maxCalls : 3,
       maxTokens: Number.isInteger(s.maxTokens) && s.maxTokens > 0 ? s.maxTokens : 200,
       temperature: typeof s.temperature === 'number' ? s.temperature : 0.7,
       gpu: s.gpu === undefined || s.gpu === 'auto' ? 'auto' : s.gpu === 'false' ? false : s.gpu,
@@ -91,7 +93,7 @@ class LlamaLlm {
     if (model.others.length > 0) this.#ctx.log.warn('several .gguf files in the model folder; using the first', { using: model.path, ignored: model.others });
 
     const proc = fork(CHILD, [], { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
-    const child = { proc, streams: new Map(), stderr: [], exited: false, failed: false, info: null, model: model.path, ready: null };
+    const child = { proc, streams: new Map(), requests: new Map(), stderr: [], exited: false, failed: false, info: null, model: model.path, ready: null };
     this.#child = child;
     const log = this.#ctx.log;
     const keepTail = (line) => {
@@ -145,13 +147,16 @@ class LlamaLlm {
           for (const s of child.streams.values()) s.fail(err);
           child.streams.clear();
         }
+        // prepare/endCall in flight: the child's state is gone with it, so there is nothing left to prepare or free.
+        for (const r of child.requests.values()) r.resolve(undefined);
+        child.requests.clear();
         if (!this.#disposed && child.info) log.warn('llama child exited; it restarts at the next turn', { how });
       });
       proc.on('error', (err) => log.warn('llama child process error', { error: err.message }));
     });
     // Avoid an unhandled rejection when nobody is waiting on a failed (re)start.
     child.ready.catch(() => {});
-    proc.send({ t: 'load', runtime: this.#runtime, model: model.path, gpu: this.#settings.gpu, threads: this.#settings.threads, contextSize: this.#settings.contextSize });
+    proc.send({ t: 'load', runtime: this.#runtime, model: model.path, gpu: this.#settings.gpu, threads: this.#settings.threads, contextSize: this.#settings.contextSize, maxCalls: this.#settings.maxCalls });
     return child;
   }
 
@@ -159,6 +164,16 @@ class LlamaLlm {
     if (msg.t === 'log') {
       const at = this.#ctx.log[msg.level] ?? this.#ctx.log.debug;
       at(msg.msg, msg.fields);
+      return;
+    }
+    const request = child.requests.get(msg.id);
+    if (request) {
+      child.requests.delete(msg.id);
+      if (msg.t === 'error') request.reject(this.#kit.pluginError(msg.code, msg.message, { details: { file: child.model } }));
+      else {
+        if (msg.stats) this.#ctx.log.debug(msg.t === 'prepared' ? 'llama prepare' : 'llama end call', msg.stats);
+        request.resolve(msg);
+      }
       return;
     }
     const stream = child.streams.get(msg.id);
@@ -192,11 +207,11 @@ class LlamaLlm {
     return child;
   }
 
-  chat(messages, { signal } = {}) {
-    return this.#chat(messages, signal);
+  chat(messages, { signal, callSid } = {}) {
+    return this.#chat(messages, signal, callSid);
   }
 
-  async *#chat(messages, signal) {
+  async *#chat(messages, signal, callSid) {
     if (this.#disposed) throw this.#kit.pluginError('PLUGIN_FAILED', 'llama-llm was disposed');
     if (signal?.aborted) throw this.#kit.abortError(signal);
     if (!Array.isArray(messages) || messages.length === 0) throw this.#kit.pluginError('PLUGIN_FAILED', 'chat() needs at least one message');
@@ -214,7 +229,8 @@ class LlamaLlm {
     child.proc.send({
       t: 'chat',
       id,
-      messages: messages.map((m) => ({ role: m.role, content: String(m.content ?? '') })),
+      callSid: typeof callSid === 'string' ? callSid : undefined,
+      messages: plain(messages),
       maxTokens: this.#settings.maxTokens,
       temperature: this.#settings.temperature,
     });
@@ -234,6 +250,46 @@ class LlamaLlm {
     }
   }
 
+  /**
+   * Evaluate the call's opening (system prompt, greeting) into the sequence it will keep, so its first turn
+   * evaluates only the caller's words. Without a callSid there is no call to keep it for: nothing to do.
+   */
+  async prepare(messages, { signal, callSid } = {}) {
+    if (this.#disposed) throw this.#kit.pluginError('PLUGIN_FAILED', 'llama-llm was disposed');
+    if (signal?.aborted) throw this.#kit.abortError(signal);
+    if (typeof callSid !== 'string' || !Array.isArray(messages) || messages.length === 0) return;
+    const child = await this.#liveChild(signal);
+    await this.#request(child, { t: 'prepare', callSid, messages: plain(messages), maxTokens: this.#settings.maxTokens }, signal);
+  }
+
+  /** The call ended: stop its turns and clear its sequence for the next call. */
+  async endCall(callSid) {
+    const child = this.#child;
+    if (typeof callSid !== 'string' || !child || child.exited || !child.info) return;
+    await this.#request(child, { t: 'end-call', callSid });
+  }
+
+  /** One request/answer exchange with the child; an abort rejects at once and tells the child to stop. */
+  async #request(child, msg, signal) {
+    const id = this.#nextId++;
+    let onAbort;
+    const answer = new Promise((resolve, reject) => {
+      child.requests.set(id, { resolve, reject });
+      onAbort = () => {
+        child.requests.delete(id);
+        if (!child.exited) child.proc.send({ t: 'abort', id });
+        reject(this.#kit.abortError(signal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    child.proc.send({ ...msg, id });
+    try {
+      await answer;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   async dispose() {
     this.#disposed = true;
     const child = this.#child;
@@ -241,12 +297,18 @@ class LlamaLlm {
     if (!child || child.exited) return;
     for (const s of child.streams.values()) s.fail(this.#kit.abortError());
     child.streams.clear();
+    for (const r of child.requests.values()) r.resolve(undefined);
+    child.requests.clear();
     const exited = new Promise((resolve) => child.proc.once('exit', resolve));
     child.proc.kill('SIGTERM');
     const timer = setTimeout(() => child.proc.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);
   }
+}
+
+function plain(messages) {
+  return messages.map((m) => ({ role: m.role, content: String(m.content ?? '') }));
 }
 
 export default {

@@ -88,7 +88,7 @@ describe('llama-llm manifest and folder', () => {
   it('has a valid manifest with the settings and a default catalogue model', async () => {
     const manifest = await readManifest(pluginFolder('llama-llm'));
     expect(manifest.kind).toBe('llm');
-    expect(Object.keys(manifest.settings).sort()).toEqual(['contextSize', 'gpu', 'maxTokens', 'model', 'temperature', 'threads']);
+    expect(Object.keys(manifest.settings).sort()).toEqual(['contextSize', 'gpu', 'maxCalls', 'maxTokens', 'model', 'temperature', 'threads']);
     expect(manifest.settings.model!.type).toBe('path');
     const defaults = manifest.models.filter((m) => m.default);
     expect(defaults).toHaveLength(1);

@@ -1,0 +1,107 @@
+/**
+ * LLM first token as a call goes on, on a kept KV cache (issue 12 §2: turn 8 ≤ 1.2 × turn 1).
+ *
+ * `runLlmTurnBench(modelPath)` runs the real llama-llm plugin (its child process, node-llama-cpp) in this process on
+ * `modelPath`: one call prepared with a system prompt and greeting, then 8 caller turns; each turn's first token is
+ * timed from chat() to the first delta (what the engine sees). For contrast, turn 8's history is then answered
+ * once on a new call with no cache (what every turn cost before per-call sequences). Use a stand-in with the
+ * default model's shapes (`npm run bench -- plugins --standin`) for numbers that mean something.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChatMessage, LlmInstance, PluginLog, PluginModule } from '../main/core/plugins/api.ts';
+import { effectiveSettings, readManifest } from '../main/core/plugins/manifest.ts';
+import { importForPlugin, resolveForPlugin } from '../main/core/plugins/plugin-imports.ts';
+
+const PLUGIN_DIR = fileURLToPath(new URL('../plugins/llama-llm/', import.meta.url));
+
+const SYSTEM = 'You answer the phone for Rosa\'s Bakery on Main Street. Keep every answer to one or two short spoken sentences, no lists, no markdown.';
+const GREETING = "Hi, thanks for calling Rosa's Bakery, how can I help you today?";
+const CALLER = [
+  'Hi, are you open this Sunday morning?',
+  'Great, do you have sourdough bread on Sundays?',
+  'How much is a large sourdough loaf?',
+  'Can I order a birthday cake for next Friday?',
+  'It should be chocolate with strawberries, for twelve people.',
+  'Can you write Happy Birthday Maya on it?',
+  'What time can I pick it up on Friday?',
+  'Perfect, and do you take credit cards?',
+];
+
+export interface LlmTurn {
+  turn: number;
+  firstTokenMs: number;
+  promptTokens: number;
+  evaluatedPromptTokens: number;
+}
+
+export interface LlmTurnBench {
+  model: string;
+  threads: number;
+  turns: LlmTurn[];
+  /** Turn 8's first token over turn 1's (target ≤ 1.2). */
+  ratio: number;
+  /** Turn 8's history on a call with no cache: what a turn cost when calls threw each other's cache away. */
+  coldTurn8: LlmTurn;
+  text: string;
+}
+
+export async function runLlmTurnBench(modelPath: string, options: { threads?: number; maxTokens?: number } = {}): Promise<LlmTurnBench> {
+  const threads = options.threads ?? 2;
+  const stats: Record<string, unknown>[] = [];
+  const quiet = () => {};
+  const log: PluginLog = { debug: (msg, fields) => void (msg === 'llama turn' && fields && stats.push(fields)), info: quiet, warn: quiet, error: quiet };
+  const manifest = await readManifest(PLUGIN_DIR);
+  const plugin = ((await import(join(PLUGIN_DIR, 'index.js'))) as { default: PluginModule }).default;
+  const llm = (await plugin.create({
+    settings: effectiveSettings(manifest, { model: modelPath, threads, gpu: false, temperature: 0, maxTokens: options.maxTokens ?? 40, maxCalls: 2 }, process.cwd()),
+    modelDir: join(process.cwd(), 'models'),
+    pluginDir: PLUGIN_DIR,
+    log,
+    import: importForPlugin,
+    resolve: resolveForPlugin,
+  })) as LlmInstance;
+  try {
+    const signal = AbortSignal.timeout(600_000);
+    const history: ChatMessage[] = [
+      { role: 'system', content: SYSTEM },
+      { role: 'assistant', content: GREETING },
+    ];
+    await llm.prepare?.(history, { signal, callSid: 'bench-call' });
+    const turns: LlmTurn[] = [];
+    for (const [i, words] of CALLER.entries()) {
+      history.push({ role: 'user', content: words });
+      const { text, turn } = await timedTurn(llm, history, 'bench-call', stats, signal);
+      turns.push({ ...turn, turn: i + 1 });
+      history.push({ role: 'assistant', content: text });
+    }
+    history.pop(); // turn 8's history, before its answer
+    const cold = await timedTurn(llm, history, 'bench-cold', stats, signal);
+    await llm.endCall?.('bench-call');
+    await llm.endCall?.('bench-cold');
+    const ratio = turns[7]!.firstTokenMs / turns[0]!.firstTokenMs;
+    const coldTurn8 = { ...cold.turn, turn: 8 };
+    const row = (t: LlmTurn, label: string) => `  ${label.padEnd(18)} first token ${t.firstTokenMs.toFixed(0).padStart(6)} ms   prompt ${String(t.promptTokens).padStart(5)} tokens, evaluated ${String(t.evaluatedPromptTokens).padStart(5)}`;
+    const text = [
+      `LLM first token per turn on a kept KV cache (${modelPath}, threads ${threads})`,
+      ...turns.map((t) => row(t, `turn ${t.turn}`)),
+      row(coldTurn8, 'turn 8, no cache'),
+      `  turn 8 / turn 1 = ${ratio.toFixed(2)} (target ≤ 1.20)`,
+    ].join('\n');
+    return { model: modelPath, threads, turns, ratio, coldTurn8, text };
+  } finally {
+    await llm.dispose?.();
+  }
+}
+
+async function timedTurn(llm: LlmInstance, history: ChatMessage[], callSid: string, stats: Record<string, unknown>[], signal: AbortSignal) {
+  const started = performance.now();
+  let firstTokenMs = -1;
+  let text = '';
+  for await (const delta of llm.chat(history, { signal, callSid })) {
+    if (firstTokenMs < 0) firstTokenMs = performance.now() - started;
+    text += delta;
+  }
+  const s = stats.at(-1) as { promptTokens: number; evaluatedPromptTokens: number };
+  return { text, turn: { firstTokenMs, promptTokens: s.promptTokens, evaluatedPromptTokens: s.evaluatedPromptTokens } };
+}
