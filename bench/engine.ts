@@ -16,9 +16,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readWav } from '../main/core/audio/wav.ts';
 import { TwilioCaller } from '../main/sim/twilio-caller.ts';
+import type { TurnMetrics } from '../main/shared/events.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const AUDIO = (f: string) => join(ROOT, 'test/fixtures/audio', f);
+export const AUDIO = (f: string) => join(ROOT, 'test/fixtures/audio', f);
 const LEAD_MS = 100;
 
 export function percentile(values: number[], p: number): number {
@@ -27,7 +28,7 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-interface Server {
+export interface Server {
   url: string;
   wsUrl: string;
   token: string;
@@ -35,14 +36,14 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(extraArgs: string[] = []): Promise<Server> {
+export async function startServer(extraArgs: string[] = []): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const token = randomBytes(16).toString('hex');
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'main/cli/headless.ts'), '--port', '0', '--plugins-dir', join(ROOT, 'test/fixtures/plugins'), '--data-dir', dataDir, '--log-level', 'warn',
       // Tiny fixture plugins serve the 50-call level; real models would not (hence the lower defaults).
-      '--max-streams', '1000', '--max-connections-per-address', '1000', ...extraArgs],
+      '--max-streams', '1000', '--max-calls', '1000', '--max-connections-per-address', '1000', ...extraArgs],
     { cwd: ROOT, env: { ...process.env, PARLEY_CONTROL_TOKEN: token, PARLEY_PLUGINS_DIR: join(dataDir, 'plugins') }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -76,8 +77,8 @@ async function startServer(extraArgs: string[] = []): Promise<Server> {
 }
 
 /** Collect `turn.metrics` events from the server's /events stream. */
-function collectMetrics(server: Server): { metrics: { endpointMs: number; voiceToVoiceMs: number | null }[]; stop(): void } {
-  const metrics: { endpointMs: number; voiceToVoiceMs: number | null }[] = [];
+export function collectMetrics(server: Server): { metrics: TurnMetrics[]; stop(): void } {
+  const metrics: TurnMetrics[] = [];
   const controller = new AbortController();
   void (async () => {
     try {

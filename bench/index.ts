@@ -3,6 +3,8 @@
  * `npm run bench -- plugins [...]` — plugin bench: load time, STT RTF, LLM first token and tokens/s, TTS first
  * audio and RTF, memory, for whatever models are installed.
  * `npm run bench -- engine --levels 1,10` — fewer concurrency levels.
+ * `npm run bench -- turns` — turn-taking only: caller-side voice-to-voice, VAD lag, serial vs preemptive.
+ * `npm run bench -- llm-turns MODEL.gguf` — llama-llm first token at turn 8 vs turn 1 on a kept cache.
  */
 import { benchEngine, formatEngineBench } from './engine.ts';
 
@@ -13,11 +15,24 @@ async function main(): Promise<void> {
     await runPluginBenchCli(rest);
     return;
   }
-  if (what !== 'engine') throw new Error(`unknown bench "${what}" (engine or plugins)`);
+  if (what === 'turns') {
+    const { benchTurns, formatTurnBench } = await import('./turns.ts');
+    process.stdout.write(formatTurnBench(await benchTurns()) + '\n');
+    return;
+  }
+  if (what === 'llm-turns') {
+    const { runLlmTurnBench } = await import('./llm-turns.ts');
+    process.stdout.write((await runLlmTurnBench(rest[0]!)).text + '\n');
+    return;
+  }
+  if (what !== 'engine') throw new Error(`unknown bench "${what}" (engine, turns, plugins or llm-turns MODEL.gguf)`);
   const i = rest.indexOf('--levels');
   const levels = i >= 0 ? rest[i + 1]!.split(',').map(Number) : undefined;
   const result = await benchEngine({ levels });
-  process.stdout.write(formatEngineBench(result) + '\n');
+  process.stdout.write(formatEngineBench(result) + '\n\n');
+  // Turn-taking at the caller's ear (issue "Answer in the silence").
+  const { benchTurns, formatTurnBench } = await import('./turns.ts');
+  process.stdout.write(formatTurnBench(await benchTurns()) + '\n');
 }
 
 main().catch((err) => {

@@ -7,6 +7,8 @@
 //   dist/workers/onnx-child.mjs   the kit's ONNX child process, which the kit forks from beside the plugin host
 //   dist/headless.mjs             the headless server, bundled the same way (proves the bundles under plain Node)
 // `npm run headless` runs from source (tsx) and needs only dist/renderer.
+// Bundled data files are not copied: the bundles find them from the app root (APP_ROOT, one level above dist/),
+// at the same paths as in the sources — main/core/assets/busy-notice.wav; electron-builder.yml ships them.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

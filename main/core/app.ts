@@ -10,7 +10,7 @@ import { PacingStats } from './conversation/pacing-stats.ts';
 import { createEnergyVad } from './audio/vad/energy.ts';
 import { createSileroVad } from './audio/vad/silero.ts';
 import type { VadEngine } from './audio/vad/types.ts';
-import { activePlugins, validatePatch, type Config } from './config.ts';
+import { activePlugins, callCapacity, validatePatch, type Config } from './config.ts';
 import { conversationSettings, type ConversationSettings } from './conversation/conversation-settings.ts';
 import { ParleyError, errorMessage } from './errors.ts';
 import { CoreEvents, type CallStatus } from './event-bus.ts';
@@ -122,7 +122,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   let started = false;
   /** Tells this running app from any other: the doctor checks the public URL reaches *this* /health. */
   const instance = randomBytes(8).toString('hex');
-  const board = new StatusBoard((e) => events.emit(e));
+  const board = new StatusBoard((e) => events.emit(e), { calls: () => ({ inUse: calls.inUse, capacity: callCapacity(config.maxCalls) }) });
 
   const plugins = new PluginRegistry({
     builtinDir: config.pluginsDir || null,
@@ -354,7 +354,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
           plugins.setSettings(name, values);
         }
       }
-      for (const kind of ['stt', 'llm', 'tts'] as const) if (typeof rest[kind] === 'string' && rest[kind]) plugins.setActive(kind, rest[kind]!);
+      for (const kind of ['stt', 'llm', 'tts', 'turn'] as const) if (typeof rest[kind] === 'string' && rest[kind]) plugins.setActive(kind, rest[kind]!);
       if (rest.recordCalls !== undefined || rest.retentionDays !== undefined) records?.setOptions({ recordCalls: config.recordCalls, retentionDays: config.retentionDays || null });
       events.emit({ type: 'config.changed', keys: Object.keys(valid), at: Date.now() });
       return valid;

@@ -3,11 +3,12 @@
  * `--help`, loading (config.ts) and saving (settings.ts) can never drift apart — and how a raw value becomes a
  * typed one, with an error that names the setting.
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ParleyError } from './errors.ts';
 
-type Kind = 'string' | 'int' | 'bool' | 'enum' | 'path' | 'url';
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'enum' | 'path' | 'url';
 
 export interface SettingDef {
   key: keyof Config;
@@ -33,6 +34,8 @@ export interface Config {
   stt: string;
   llm: string;
   tts: string;
+  /** Turn model plugin name ('' = the built-in one when its model is installed, 'none' = turns end on silence). */
+  turn: string;
   dataDir: string;
   modelsDir: string;
   vad: 'silero' | 'energy';
@@ -41,6 +44,13 @@ export interface Config {
   bargeInMinMs: number;
   maxTurnMs: number;
   speculativeMs: number;
+  turnMinMs: number;
+  turnThreshold: number;
+  preemptive: boolean;
+  backchannel: boolean;
+  backchannelWords: string;
+  backchannelMaxMs: number;
+  echoGuard: boolean;
   pluginTimeoutMs: number;
   leadMs: number;
   greeting: string;
@@ -57,6 +67,8 @@ export interface Config {
   controlToken: string;
   dialRatePerMinute: number;
   maxStreams: number;
+  /** Calls served at once (0 = from the machine's cores, see callCapacity); one more hears the busy notice. */
+  maxCalls: number;
   maxConnectionsPerAddress: number;
   recordCalls: boolean;
   retentionDays: number;
@@ -75,6 +87,7 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   stt: '',
   llm: '',
   tts: '',
+  turn: '',
   dataDir: resolve('data'),
   modelsDir: resolve('models'),
   vad: 'silero',
@@ -82,7 +95,14 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   minSpeechMs: 150,
   bargeInMinMs: 250,
   maxTurnMs: 30_000,
-  speculativeMs: 300,
+  speculativeMs: 200,
+  turnMinMs: 200,
+  turnThreshold: 0.5,
+  preemptive: true,
+  backchannel: true,
+  backchannelWords: 'mm-hm, mhm, mm, hm, hmm, uh-huh, uh huh, yeah, yep, yes, okay, ok, right, sure, alright, all right, i see, got it, uh, um, ah, oh',
+  backchannelMaxMs: 1_000,
+  echoGuard: true,
   pluginTimeoutMs: 15_000,
   leadMs: 100,
   greeting: 'Hello! This is Parley. How can I help you today?',
@@ -101,6 +121,7 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   controlToken: '',
   dialRatePerMinute: 5,
   maxStreams: 20,
+  maxCalls: 0,
   maxConnectionsPerAddress: 100,
   recordCalls: false,
   retentionDays: 0,
@@ -114,9 +135,10 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'publicUrl', env: 'PUBLIC_URL', flag: 'public-url', type: 'url', help: 'Public https URL Twilio reaches this server at (set by the ngrok tunnel when NGROK_AUTHTOKEN is set)' },
   { key: 'pluginsDir', env: 'PARLEY_BUILTIN_PLUGINS_DIR', flag: 'plugins-dir', type: 'path', help: 'Built-in plugins folder (--plugins-dir replaces it)' },
   { key: 'userPluginsDir', env: 'PARLEY_PLUGINS_DIR', flag: 'user-plugins-dir', type: 'path', help: 'Your own plugins folder (default <data dir>/plugins); folders dropped in appear live' },
-  { key: 'stt', env: 'PARLEY_STT', flag: 'stt', type: 'string', help: 'Speech-to-text plugin name (default: the only one, or whisper-stt)' },
+  { key: 'stt', env: 'PARLEY_STT', flag: 'stt', type: 'string', help: 'Speech-to-text plugin name (default: the only one, or moonshine-stt for English; whisper-stt for other languages)' },
   { key: 'llm', env: 'PARLEY_LLM', flag: 'llm', type: 'string', help: 'LLM plugin name (default: the only one, or llama-llm)' },
   { key: 'tts', env: 'PARLEY_TTS', flag: 'tts', type: 'string', help: 'Text-to-speech plugin name: piper-tts or melo-tts (default: the only one, or piper-tts)' },
+  { key: 'turn', env: 'PARLEY_TURN', flag: 'turn', type: 'string', help: 'Turn model plugin that tells when the caller has finished (default: smart-turn when its model is installed; none = turns end after --silence-ms)' },
   { key: 'dataDir', env: 'PARLEY_DATA_DIR', flag: 'data-dir', type: 'path', help: 'Where settings, call records and recordings live (default ./data; the app uses its user-data folder)' },
   { key: 'modelsDir', env: 'PARLEY_MODELS_DIR', flag: 'models-dir', type: 'path', help: 'Where model files live (default ./models; the app uses its user-data folder)' },
   { key: 'vad', env: 'PARLEY_VAD', flag: 'vad', type: 'enum', values: ['silero', 'energy'], help: 'Voice activity detector: silero (accurate) or energy (fallback)' },
@@ -125,6 +147,13 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'bargeInMinMs', env: 'PARLEY_BARGE_IN_MS', flag: 'barge-in-ms', type: 'int', min: 0, max: 5_000, help: 'Caller speech that interrupts the agent, ms (barge-in sensitivity)' },
   { key: 'maxTurnMs', env: 'PARLEY_MAX_TURN_MS', flag: 'max-turn-ms', type: 'int', min: 1_000, max: 300_000, help: "Longest caller turn before it is cut, ms" },
   { key: 'speculativeMs', env: 'PARLEY_SPECULATIVE_MS', flag: 'speculative-ms', type: 'int', min: 0, max: 10_000, help: 'Silence after which transcription starts early, ms (≤ silence-ms)' },
+  { key: 'turnMinMs', env: 'PARLEY_TURN_MIN_MS', flag: 'turn-min-ms', type: 'int', min: 0, max: 10_000, help: 'Silence after which the turn model is asked whether the caller has finished, ms' },
+  { key: 'turnThreshold', env: 'PARLEY_TURN_THRESHOLD', flag: 'turn-threshold', type: 'number', min: 0, max: 1, help: "Turn model probability at or above which the caller's turn ends at once (0..1)" },
+  { key: 'preemptive', env: 'PARLEY_PREEMPTIVE', flag: 'preemptive', type: 'bool', help: 'Prepare the reply (STT → LLM → TTS) during the caller\'s pause, sent only once the turn really ends' },
+  { key: 'backchannel', env: 'PARLEY_BACKCHANNEL', flag: 'backchannel', type: 'bool', help: 'A short "mm-hm" or noise over the agent pauses it, and the reply resumes where the caller stopped hearing it' },
+  { key: 'backchannelWords', env: 'PARLEY_BACKCHANNEL_WORDS', flag: 'backchannel-words', type: 'string', help: 'Comma-separated words and phrases that count as a backchannel, not a turn' },
+  { key: 'backchannelMaxMs', env: 'PARLEY_BACKCHANNEL_MAX_MS', flag: 'backchannel-max-ms', type: 'int', min: 0, max: 5_000, help: 'Longest caller sound over the agent that can be a backchannel, ms' },
+  { key: 'echoGuard', env: 'PARLEY_ECHO_GUARD', flag: 'echo-guard', type: 'bool', help: "Ignore the agent's own voice coming back from a speakerphone (no self-interruption)" },
   { key: 'pluginTimeoutMs', env: 'PARLEY_PLUGIN_TIMEOUT_MS', flag: 'plugin-timeout-ms', type: 'int', min: 100, max: 600_000, help: 'Longest a plugin may take for one step before the turn is abandoned, ms' },
   { key: 'leadMs', env: 'PARLEY_LEAD_MS', flag: 'lead-ms', type: 'int', min: 20, max: 200, help: 'Agent audio queued at Twilio ahead of playback, ms (≤ 200)' },
   { key: 'greeting', env: 'PARLEY_GREETING', flag: 'greeting', type: 'string', help: 'Spoken when a call connects (empty = none)' },
@@ -141,12 +170,24 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'controlToken', env: 'PARLEY_CONTROL_TOKEN', type: 'string', secret: true, help: 'Bearer token for the local control API (generated on first run when empty)' },
   { key: 'dialRatePerMinute', env: 'PARLEY_DIAL_RATE', flag: 'dial-rate', type: 'int', min: 1, max: 1_000, help: 'Outbound calls allowed per minute' },
   { key: 'maxStreams', env: 'PARLEY_MAX_STREAMS', flag: 'max-streams', type: 'int', min: 1, max: 10_000, help: 'Concurrent media streams (calls) accepted; more get a 503. The default is well above what one computer serves with real models (a few calls at once)' },
+  { key: 'maxCalls', env: 'PARLEY_MAX_CALLS', flag: 'max-calls', type: 'int', min: 0, max: 1_000, help: 'Calls served at once; one more hears a short "all lines are busy" notice and is hung up (never a model run). 0 = from the cores: 2 on a machine with up to 4 cores, then one per 2 cores, at most 8 — a conservative guess, since real-model cost per call is not measured yet (the concurrency bench will refine it). Below PARLEY_MAX_STREAMS' },
   { key: 'maxConnectionsPerAddress', env: 'PARLEY_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', type: 'int', min: 1, max: 100_000, help: 'Open connections one client address may hold on each listener (tunnelled and locally proxied traffic all comes from 127.0.0.1)' },
   { key: 'recordCalls', env: 'PARLEY_RECORD_CALLS', flag: 'record-calls', type: 'bool', help: 'Record calls to WAV (check the consent laws where you and your callers are)' },
   { key: 'retentionDays', env: 'PARLEY_RETENTION_DAYS', flag: 'retention-days', type: 'int', min: 0, max: 36_500, help: 'Delete call records older than this many days (0 = keep forever)' },
   { key: 'logLevel', env: 'PARLEY_LOG_LEVEL', flag: 'log-level', type: 'enum', values: ['debug', 'info', 'warn', 'error'], help: 'Log level' },
   { key: 'logFormat', env: 'PARLEY_LOG_FORMAT', flag: 'log-format', type: 'enum', values: ['pretty', 'json'], help: 'Log format on stderr' },
 ];
+
+/**
+ * How many calls are served at once: PARLEY_MAX_CALLS, or with 0 a guess from the cores. Each call runs its own
+ * speech-to-text, LLM and speech turns on the CPU; nobody has measured what one costs with the real models yet,
+ * so the guess is conservative (2 on 2–4 cores, one per 2 cores above, at most 8) until the concurrency bench
+ * (issue 17) measures it.
+ */
+export function callCapacity(maxCalls: number, cores: number = availableParallelism()): number {
+  if (maxCalls > 0) return maxCalls;
+  return Math.min(8, Math.max(2, Math.floor(cores / 2)));
+}
 
 export function parseValue(def: SettingDef, raw: unknown, source: string): unknown {
   const name = source === 'flag' ? `--${def.flag}` : source === 'env' ? def.env : `settings "${def.key}"`;
@@ -157,6 +198,12 @@ export function parseValue(def: SettingDef, raw: unknown, source: string): unkno
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
       if (!Number.isInteger(n)) fail('a whole number');
+      if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) fail(`between ${def.min} and ${def.max}`);
+      return n;
+    }
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) fail('a number');
       if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) fail(`between ${def.min} and ${def.max}`);
       return n;
     }

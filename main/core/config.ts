@@ -110,13 +110,13 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 }
 
 export function activePlugins(config: Config): Partial<Record<PluginKind, string>> {
-  return Object.fromEntries((['stt', 'llm', 'tts'] as const).filter((k) => config[k]).map((k) => [k, config[k]]));
+  return Object.fromEntries((['stt', 'llm', 'tts', 'turn'] as const).filter((k) => config[k]).map((k) => [k, config[k]]));
 }
 
 /** `--help` text, generated from SETTINGS. */
 export function helpText(command: string, extra = ''): string {
   const lines = SETTINGS.filter((d) => d.flag).map((d) => {
-    const arg = d.type === 'bool' ? '' : d.type === 'enum' ? ` ${d.values!.join('|')}` : d.type === 'int' ? ' N' : ' VALUE';
+    const arg = d.type === 'bool' ? '' : d.type === 'enum' ? ` ${d.values!.join('|')}` : d.type === 'int' ? ' N' : d.type === 'number' ? ' X' : ' VALUE';
     return `  --${d.flag}${arg}`.padEnd(34) + `${d.help}${d.env ? ` [${d.env}]` : ''}`;
   });
   return `Usage: ${command} [options]\n\n${lines.join('\n')}\n  --set PLUGIN.SETTING=VALUE`.padEnd(0) + `    A plugin setting (repeatable), e.g. --set llama-llm.threads=2\n${extra}`;

@@ -31,12 +31,24 @@ export interface TurnMetrics {
   voiceToVoiceMs: number | null;
   /** Endpoint → first outbound frame minus plugin time: what the engine itself adds. */
   engineOverheadMs: number | null;
+  /** How the caller's turn ended: after the silence, by the turn model's verdict, or cut at the longest turn. */
+  endedBy?: 'silence' | 'turn-model' | 'max-length';
+  /** The turn model's last probability that the caller had finished (null: not asked, or it failed). */
+  turnProbability?: number | null;
+  /** How long the turn model took for that answer, ms. */
+  turnModelMs?: number | null;
+  /** The reply was prepared during the caller's pause and went out when the turn ended. */
+  preemptive?: boolean;
+  /** Where the engine placed the end of the caller's speech, on the call's audio clock (ms since the stream began). */
+  speechEndAudioMs?: number;
 }
 
 export interface CallPlugins {
   stt: string;
   llm: string;
   tts: string;
+  /** The turn model, when the call has one. */
+  turn?: string;
 }
 
 export type CoreEvent =
@@ -92,6 +104,8 @@ export type CoreEvent =
   | { type: 'turn.metrics'; callSid: string; turnId: number; metrics: TurnMetrics; at: number }
   | { type: 'call.dtmf'; callSid: string; digit: string; at: number }
   | { type: 'call.interrupted'; callSid: string; turnId: number; source: 'barge-in' | 'manual'; at: number }
+  /** The caller only acknowledged ("mm-hm") over the agent: playback stopped for it and then went on. */
+  | { type: 'call.backchannel'; callSid: string; turnId: number; text: string; at: number }
   | { type: 'call.error'; callSid: string | null; code: string; message: string; at: number }
   | { type: 'plugins.changed'; at: number }
   | {

@@ -52,7 +52,7 @@ export interface TurnRecord {
   latencies: TurnLatencies | null;
 }
 
-export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'error' | 'ended';
+export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended';
 
 export interface EventRecord {
   id: number;

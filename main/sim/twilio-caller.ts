@@ -13,6 +13,7 @@ import { FRAME_BYTES, FRAME_MS, toFrames } from '../core/audio/frames.ts';
 import { MULAW_SILENCE, decodeFloat, encodeFloat } from '../core/audio/mulaw.ts';
 import { resample } from '../core/audio/resample.ts';
 import { readWav } from '../core/audio/wav.ts';
+import { EchoPath, type EchoOptions } from './echo-path.ts';
 
 export interface TwilioCallerOptions {
   url: string;
@@ -27,6 +28,11 @@ export interface TwilioCallerOptions {
   mediaFormat?: { encoding: string; sampleRate: number; channels: number };
   /** Do not send `start` automatically (protocol tests). */
   manualStart?: boolean;
+  /**
+   * A speakerphone: what the phone plays comes back into its microphone this much later and quieter,
+   * band-limited by the line, mixed with what the caller says (see echo-path.ts).
+   */
+  echo?: EchoOptions;
 }
 
 export interface Arrival {
@@ -62,6 +68,8 @@ export class TwilioCaller extends EventEmitter {
   readonly bursts: AgentBurst[] = [];
   /** When the caller's utterances ended (last voiced frame sent). */
   readonly utteranceEnds: number[] = [];
+  /** The same ends on the call's audio clock: ms of caller audio sent up to the end of the last voiced frame. */
+  readonly utteranceEndClocksMs: number[] = [];
   /** When the caller's utterances started (first voiced frame sent). */
   readonly voiceOnsets: number[] = [];
   readonly utteranceStarts: number[] = [];
@@ -81,6 +89,7 @@ export class TwilioCaller extends EventEmitter {
   #currentBurst: AgentBurst | null = null;
   #closed = false;
   #clearedMarks = new Set<string>();
+  readonly #echo: EchoPath | null;
 
   private constructor(options: TwilioCallerOptions, ws: WebSocket) {
     super();
@@ -89,6 +98,7 @@ export class TwilioCaller extends EventEmitter {
     this.accountSid = options.accountSid ?? sid('AC');
     this.callSid = options.callSid ?? sid('CA');
     this.streamSid = options.streamSid ?? sid('MZ');
+    this.#echo = options.echo ? new EchoPath(options.echo) : null;
     ws.on('message', (data, isBinary) => this.#onMessage(data.toString(), isBinary));
     ws.on('close', (code, reason) => {
       this.#closed = true;
@@ -170,7 +180,9 @@ export class TwilioCaller extends EventEmitter {
       this.#speaking = { resolve: say.resolve, remaining: say.frames.length, firstVoiced: say.firstVoiced, lastVoiced: say.lastVoiced };
       this.utteranceStarts.push(performance.now());
     }
-    const frame = this.#outgoing.shift() ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+    const said = this.#outgoing.shift() ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+    // Frame k of the call clock covers samples k·160 … k·160 + 159; the echo in it was played ≥ 1 frame before.
+    const frame = this.#echo ? this.#echo.mix(said, this.#sentFrames * FRAME_BYTES) : said;
     this.send({
       event: 'media',
       sequenceNumber: String(this.#seq++),
@@ -183,7 +195,10 @@ export class TwilioCaller extends EventEmitter {
       if (s.remaining === s.firstVoiced) this.voiceOnsets.push(performance.now());
       s.remaining--;
       // The end of speech is the last frame with voice in it, not the file's trailing silence.
-      if (s.remaining === s.lastVoiced) this.utteranceEnds.push(performance.now());
+      if (s.remaining === s.lastVoiced) {
+        this.utteranceEnds.push(performance.now());
+        this.utteranceEndClocksMs.push(this.#sentFrames * FRAME_MS);
+      }
       if (s.remaining === 0) {
         this.#speaking = null;
         s.resolve();
@@ -195,6 +210,8 @@ export class TwilioCaller extends EventEmitter {
   #play(at: number): void {
     while (this.#playQueue[0]?.kind === 'mark') this.#echoMark((this.#playQueue.shift() as { name: string }).name, false);
     const item = this.#playQueue.shift();
+    // The frame plays in the same slot of the call clock as the caller frame just sent (every slot, silence too).
+    this.#echo?.play(item?.kind === 'frame' ? item.data : null, (this.#sentFrames - 1) * FRAME_BYTES);
     if (item?.kind === 'frame') {
       this.#playedFrames.push({ at, data: item.data });
       if (!this.#currentBurst) {

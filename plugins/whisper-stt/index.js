@@ -58,7 +58,7 @@ class WhisperStt {
     this.#kit = kit;
     this.#transformers = transformers;
     this.#asr = asr;
-    this.#features = whisperFeatures(asr.processor.feature_extractor, transformers.Tensor);
+    this.#features = whisperFeatures(asr.processor.feature_extractor, transformers.Tensor, kit);
     this.#generate = generate;
     this.#turns = new kit.GuardedTranscriber({
       log: ctx.log,

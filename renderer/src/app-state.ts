@@ -42,9 +42,13 @@ export function handleEvent(event: GuiEvent): void {
     case 'config.changed':
       bump('config');
       break;
+    case 'call.started':
+      void refreshStatus(); // lines in use
+      break;
     case 'call.ended':
       // The record is final a moment after the call ends.
       setTimeout(() => bump('records'), 300);
+      void refreshStatus(); // lines in use
       break;
     case 'model.progress':
       progress.update((p) => ({ ...p, [event.modelId]: event }));

@@ -18,6 +18,8 @@ export interface TurnView {
   caller?: { text: string; final: boolean };
   agent?: AgentLine;
   metrics?: TurnMetrics;
+  /** What the caller said over this reply that was only a backchannel ("mm-hm"): the agent went on. */
+  backchannels?: string[];
 }
 
 export interface CallView {
@@ -100,6 +102,9 @@ export function reduceCalls(state: CallsState, event: GuiEvent): CallsState {
       break;
     case 'turn.metrics':
       next = withTurn(call, event.turnId, (t) => ({ ...t, metrics: event.metrics }));
+      break;
+    case 'call.backchannel':
+      next = withTurn(call, event.turnId, (t) => ({ ...t, backchannels: [...(t.backchannels ?? []), event.text] }));
       break;
     case 'call.dtmf':
       next = { ...call, dtmf: call.dtmf + event.digit };

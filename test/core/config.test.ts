@@ -63,3 +63,20 @@ describe('a copied .env.example', () => {
     expect(loadConfig({ env, file: null })).toEqual(loadConfig({ env: {}, file: null }));
   });
 });
+
+describe('turn-taking settings', () => {
+  it('reads the turn model, its threshold (a fraction) and the preemptive switch from flags and env', () => {
+    const c = loadConfig({ env: { PARLEY_TURN: 'none', PARLEY_TURN_THRESHOLD: '0.7' }, argv: ['--turn-min-ms', '250', '--preemptive', 'false'], file: null });
+    expect(c.turn).toBe('none');
+    expect(c.turnThreshold).toBe(0.7);
+    expect(c.turnMinMs).toBe(250);
+    expect(c.preemptive).toBe(false);
+    const d = loadConfig({ env: {}, file: null });
+    expect([d.turn, d.turnMinMs, d.turnThreshold, d.preemptive]).toEqual(['', 200, 0.5, true]);
+  });
+
+  it('refuses a threshold outside 0..1 or not a number, naming the setting', () => {
+    expect(() => loadConfig({ env: {}, argv: ['--turn-threshold', '1.5'], file: null })).toThrow(/--turn-threshold must be between 0 and 1/);
+    expect(() => loadConfig({ env: { PARLEY_TURN_THRESHOLD: 'high' }, file: null })).toThrow(/PARLEY_TURN_THRESHOLD must be a number/);
+  });
+});

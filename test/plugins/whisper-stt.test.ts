@@ -13,6 +13,7 @@ import { readManifest } from '../../main/core/plugins/manifest.ts';
 import { foreignImports, importPlugin, makePluginContext, pluginFolder, rejection, type TestPluginContext } from '../helpers/plugin-context.ts';
 import { writeTinyWhisper, type TinyWhisperInfo } from '../helpers/tiny-whisper.ts';
 import { asrModelFiles as requiredFiles, cleanTranscript, speechCheck } from '../../main/core/plugins/kit/index.js';
+import * as kit from '../../main/core/plugins/kit/index.js';
 // @ts-expect-error plain-JS plugin module without type declarations
 import { whisperFeatures } from '../../plugins/whisper-stt/features.js';
 import { AutoProcessor, Tensor, pipeline } from '@huggingface/transformers';
@@ -224,7 +225,7 @@ describe('log-mel features', () => {
   it('equal transformers.js\'s WhisperFeatureExtractor, and stop when asked', async () => {
     const processor = await AutoProcessor.from_pretrained(tiny.dir, { local_files_only: true });
     const fe = processor.feature_extractor!;
-    const features = whisperFeatures(fe, Tensor);
+    const features = whisperFeatures(fe, Tensor, kit);
     const thirtyThree = new Float32Array(jfk.length * 3);
     for (let i = 0; i < 3; i++) thirtyThree.set(jfk, i * jfk.length);
     const clips = [jfk, jfk.slice(0, RATE * 2), jfk.slice(RATE * 3, RATE * 3 + 1234), new Float32Array(RATE), thirtyThree.slice(0, 30 * RATE - 77), thirtyThree];

@@ -196,4 +196,24 @@ describe('Plugins, Models and Settings views', () => {
     await item.filter({ hasText: 'Records: 4 failed earlier' }).waitFor();
     expect(rig.pageErrors).toEqual([]);
   });
+
+  it('the status bar shows the lines in use against capacity, refreshed as calls start and end', async () => {
+    const { page, core } = rig;
+    // The GUI's side of issue 17: what the core reports as `calls` in its status is shown and followed.
+    const real = core.status.bind(core);
+    let inUse = 1;
+    core.status = () => ({ ...real(), calls: { inUse, capacity: 2 } }) as ReturnType<typeof real>;
+    try {
+      const callSid = 'CA' + 'e'.repeat(32);
+      core.events.emit({ type: 'call.started', callSid, streamSid: 'MZ' + 'e'.repeat(32), direction: 'inbound', from: '+15550001111', to: '+15559998888', startedAt: Date.now(), customParameters: {}, plugins: { stt: 'test-stt', llm: 'test-llm', tts: 'test-tts' } });
+      const lines = page.locator('.status-item[data-component="calls"]');
+      await lines.filter({ hasText: 'Lines: 1 of 2 in use' }).waitFor();
+      inUse = 0;
+      core.events.emit({ type: 'call.ended', callSid, reason: 'hung up', endedAt: Date.now(), durationMs: 1_000 });
+      await lines.filter({ hasText: 'Lines: 0 of 2 in use' }).waitFor();
+      expect(rig.pageErrors).toEqual([]);
+    } finally {
+      core.status = real;
+    }
+  });
 });

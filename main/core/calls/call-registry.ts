@@ -11,6 +11,9 @@
  * Parley's own dial) announced within `ticketMs`, and only once (`announce` / `admit`): a signed upgrade
  * replayed later, or a `start` naming a made-up callSid, finds no ticket.
  *
+ * Capacity: `inUse` counts the calls being served (their sessions hold plugins); a call beyond the limit stands
+ * here as a busy notice (calls/busy-notice.ts), a session marked `busy` that is neither in use nor listed.
+ *
  * Nothing hangs around forever:
  * - answered but no media stream within `streamMs` → hung up through the API, reported as failed with why;
  * - no news while queued/ringing for `ringMs` → Twilio is asked (when it can be); still nothing → failed;
@@ -62,6 +65,8 @@ export interface LiveSession {
   readonly startedAt: number;
   readonly state: AgentState;
   readonly plugins: CallPlugins;
+  /** A call refused for capacity, hearing the busy notice: holds no plugins, not a call in use, not listed. */
+  readonly busy?: boolean;
   interrupt(source: 'manual'): void;
   end(reason: string): void;
 }
@@ -146,6 +151,7 @@ export class CallRegistry {
     const waiting: LiveCall[] = [];
     for (const e of this.#calls.values()) {
       const s = e.live?.session;
+      if (s?.busy) continue;
       if (s) talking.push({ callSid: s.callSid, streamSid: s.streamSid, direction: s.direction, from: s.from, to: s.to, startedAt: s.startedAt, state: s.state, plugins: s.plugins, status: e.status });
       // A call whose stream ended is over for the user, even while its final status is awaited.
       else if (e.stream === 'none') waiting.push({ callSid: e.callSid, streamSid: null, direction: e.direction ?? 'inbound', from: e.from, to: e.to, startedAt: e.createdAt, state: null, plugins: null, status: e.status });
@@ -158,6 +164,19 @@ export class CallRegistry {
     let n = 0;
     for (const e of this.#calls.values()) if (e.live) n++;
     return n;
+  }
+
+  /** Calls being served now (a media stream with a session, not a busy notice): what PARLEY_MAX_CALLS limits. */
+  get inUse(): number {
+    let n = 0;
+    for (const e of this.#calls.values()) if (e.live && !e.live.session.busy) n++;
+    return n;
+  }
+
+  /** Complete a call through Twilio's REST API (the busy notice's hang-up); rejects when Parley can't. */
+  async completeAtTwilio(callSid: string): Promise<void> {
+    if (!this.#o.hangup) throw new ParleyError('NOT_CONFIGURED', 'no Twilio REST API here');
+    await this.#o.hangup(callSid);
   }
 
   /** The call's session while its stream runs. */

@@ -2,14 +2,14 @@
  * A media stream's `start` became a call: take the active plugins, build the CallSession, register it with
  * the call registry (which refuses a second stream for the same call, and — signatures on — one that holds no
  * admission ticket), hand its audio tap to the recorder,
- * and start it.
+ * and start it. A call beyond PARLEY_MAX_CALLS takes no plugins: it hears the busy notice and is hung up.
  */
 import type { VadEngine } from '../audio/vad/types.ts';
 import { conversationSettings } from '../conversation/conversation-settings.ts';
 import { CallSession } from '../conversation/call-session.ts';
 import type { TappedFrame } from '../audio/audio-tap.ts';
 import type { PacingStats } from '../conversation/pacing-stats.ts';
-import type { Config } from '../config.ts';
+import { callCapacity, type Config } from '../config.ts';
 import { ParleyError } from '../errors.ts';
 import type { CoreEvents } from '../event-bus.ts';
 import type { Logger } from '../log.ts';
@@ -17,6 +17,7 @@ import type { PluginKind } from '../plugins/api.ts';
 import type { Lease, PluginRegistry } from '../plugins/registry.ts';
 import type { StartMessage } from '../twilio/media-stream.ts';
 import { callDirection } from '../twilio/twiml.ts';
+import { BusyNotice } from './busy-notice.ts';
 import type { CallRegistry, StreamSocket } from './call-registry.ts';
 
 export interface OpenCallDeps {
@@ -34,7 +35,7 @@ export interface OpenCallDeps {
   recorder(): { recordAudio(callSid: string, frame: TappedFrame): void } | null;
 }
 
-export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession {
+export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | BusyNotice {
   const s = start.start;
   const vad = deps.vad();
   if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
@@ -46,6 +47,9 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
       `call ${s.callSid} was not announced by a signed /voice/incoming or Parley's own dial in the last few minutes, or its stream was already opened once: a replayed or forged stream`,
     );
   }
+  // Checked and registered in one synchronous step, so two starts at once can't both take the last line.
+  const capacity = callCapacity(deps.config.maxCalls);
+  if (deps.calls.inUse >= capacity) return openBusyNotice(deps, start, socket, capacity);
   const { plugins } = deps;
   const taken: Lease<PluginKind>[] = [];
   const take = <K extends PluginKind>(kind: K): Lease<K> => {
@@ -56,7 +60,9 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   let session: CallSession;
   // Until the registry holds the session, nothing else will release what was taken.
   try {
-    const leases = { stt: take('stt'), llm: take('llm'), tts: take('tts') };
+    const turn = plugins.acquireOptional('turn');
+    if (turn) taken.push(turn);
+    const leases = { stt: take('stt'), llm: take('llm'), tts: take('tts'), turn };
     const p = s.customParameters;
     session = new CallSession({
       callSid: s.callSid,
@@ -84,4 +90,26 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   if (recorder) session.tap.subscribe((frame) => recorder.recordAudio(s.callSid, frame));
   session.start();
   return session;
+}
+
+/** All lines busy: the call hears the notice and is hung up, with no plugin taken and no model run. */
+function openBusyNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket, capacity: number): BusyNotice {
+  const s = start.start;
+  const p = s.customParameters;
+  const notice: BusyNotice = new BusyNotice({
+    callSid: s.callSid,
+    streamSid: s.streamSid,
+    direction: callDirection(p.direction),
+    from: p.from ?? null,
+    to: p.to ?? null,
+    socket,
+    events: deps.events,
+    log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
+    capacity,
+    hangup: () => deps.calls.completeAtTwilio(s.callSid),
+    onEnded: () => deps.calls.streamEnded(notice),
+  });
+  deps.calls.streamStarted(notice, socket);
+  notice.start();
+  return notice;
 }

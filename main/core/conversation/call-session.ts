@@ -17,7 +17,9 @@ import type { Lease } from '../plugins/registry.ts';
 import { MediaStreamWriter, type InboundAudio } from '../twilio/media-stream.ts';
 import { AudioTap } from '../audio/audio-tap.ts';
 import type { ConversationSettings } from './conversation-settings.ts';
+import { decodeFloat } from '../audio/mulaw.ts';
 import { Dialogue } from './dialogue.ts';
+import { EchoGuard } from './echo-guard.ts';
 import { Hearing } from './hearing.ts';
 import type { PacingStats } from './pacing-stats.ts';
 import { Playout } from './playout.ts';
@@ -36,7 +38,7 @@ export interface CallSessionOptions {
   events: CoreEvents;
   log: Logger;
   vad: VadStream;
-  leases: { stt: Lease<'stt'>; llm: Lease<'llm'>; tts: Lease<'tts'> };
+  leases: { stt: Lease<'stt'>; llm: Lease<'llm'>; tts: Lease<'tts'>; turn?: Lease<'turn'> | null };
   settings: ConversationSettings;
   /** Shared outbound pacing statistics. */
   pacing?: PacingStats;
@@ -77,16 +79,27 @@ export class CallSession {
     const writer = new MediaStreamWriter(options.streamSid, (text) => {
       if (!this.#ended) options.send(text);
     });
+    // The echo guard hears what Twilio plays, where it plays it, and forgets what a `clear` dropped.
+    const echo = s.echoGuard ? new EchoGuard({ sampleRate: 16000 }) : null;
     this.#playout = new Playout({
       stream: writer,
       leadMs: s.leadMs,
       stats: options.pacing,
       now,
-      onFrame: (mulaw, offsetMs) => this.tap.push({ track: 'outbound', offsetMs, mulaw }),
+      onFrame: (mulaw, offsetMs) => {
+        this.tap.push({ track: 'outbound', offsetMs, mulaw });
+        echo?.played(decodeFloat(mulaw), offsetMs);
+      },
+      onClear: (atMs) => echo?.cancel(atMs),
     });
     this.#hearing = new Hearing(
-      { vad: options.vad, stt: options.leases.stt, settings: s, log: this.#log, signal: this.#call.signal, now },
-      { turnStart: () => this.#dialogue.callerTurnStarted(), end: (u) => void this.#dialogue.respond(u) },
+      { callSid: options.callSid, vad: options.vad, stt: options.leases.stt, turn: options.leases.turn ?? null, echo, settings: s, log: this.#log, signal: this.#call.signal, now },
+      {
+        turnStart: () => this.#dialogue.callerTurnStarted(),
+        pause: (u) => this.#dialogue.prepare(u),
+        resume: () => this.#dialogue.resumed(),
+        end: (u, how) => void this.#dialogue.respond(u, how),
+      },
     );
     this.#dialogue = new Dialogue({
       callSid: options.callSid,
@@ -106,7 +119,8 @@ export class CallSession {
   }
 
   get plugins(): CallPlugins {
-    return { stt: this.#o.leases.stt.name, llm: this.#o.leases.llm.name, tts: this.#o.leases.tts.name };
+    const { stt, llm, tts, turn } = this.#o.leases;
+    return { stt: stt.name, llm: llm.name, tts: tts.name, ...(turn ? { turn: turn.name } : {}) };
   }
 
   /** The LLM's view of the conversation (what the caller actually heard of the agent). */
@@ -166,7 +180,10 @@ export class CallSession {
     this.#hearing.close();
     this.#playout.close();
     this.tap.close();
-    for (const lease of Object.values(this.#o.leases)) lease.release();
+    const { leases } = this.#o;
+    // The LLM may free what it kept for this call (its sequence, its KV cache).
+    leases.llm.instance.endCall?.(this.callSid)?.catch((err: unknown) => this.#log.debug('the LLM could not free the call', { error: errorMessage(err) }));
+    for (const lease of Object.values(leases)) lease?.release();
     const endedAt = Date.now();
     this.#log.info('call ended', { reason });
     this.#o.events.emit({ type: 'call.ended', callSid: this.callSid, reason, endedAt, durationMs: endedAt - this.startedAt });

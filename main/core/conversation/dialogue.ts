@@ -4,6 +4,16 @@
  * interruption: a barge-in or a manual interrupt cancels the reply in flight, sends Twilio `clear`, and keeps
  * in the history only what the caller heard.
  *
+ * Preemptive replies: when the caller pauses, the whole reply (STT → LLM → TTS) starts on the audio so far,
+ * behind a shut ReplyGate. If the turn ends with no more speech, the gate opens and the prepared audio goes out
+ * at once; if the caller goes on, the attempt is aborted and leaves nothing behind (no frame, no mark, no
+ * transcript, no history). One attempt at a time per call.
+ *
+ * Backchannels: a short sound over the agent ("mm-hm", "yeah", a noise) still stops playback at once (`clear`),
+ * but the reply is only held, not cancelled. If the caller's turn turns out to be a backchannel (short, and STT
+ * heard nothing or only words from the backchannel list), the reply plays on from the clause where hearing stopped;
+ * otherwise it is cancelled as any barge-in is, and the turn is answered.
+ *
  * What the caller says comes from Hearing; this unit never touches inbound audio.
  */
 import { errorMessage } from '../errors.ts';
@@ -13,8 +23,9 @@ import type { ChatMessage } from '../plugins/api.ts';
 import type { Lease } from '../plugins/registry.ts';
 import type { ConversationSettings } from './conversation-settings.ts';
 import { isCancellation, linkAbort } from './guard.ts';
-import type { Hearing } from './hearing.ts';
+import type { Hearing, TurnEnd } from './hearing.ts';
 import type { Playout } from './playout.ts';
+import { ReplyGate } from './reply-gate.ts';
 import { Speech, type SpeechResult } from './speech.ts';
 import type { Utterance } from './turn-detector.ts';
 
@@ -36,6 +47,30 @@ interface Reply {
   controller: AbortController;
   speech: Speech | null;
   cancelled: boolean;
+  /** Where its audio goes: open at once for a serial reply, shut until the turn ends for a prepared one. */
+  gate: ReplyGate;
+  /** Unique per call, for its marks. */
+  attempt: number;
+  /** Playback stopped for what may be a backchannel: resumed or cancelled when the caller's turn ends. */
+  held: boolean;
+  /** Settles once what the caller heard of it is in the history (or it had nothing to record). */
+  recorded: Promise<void>;
+  markRecorded: () => void;
+}
+
+/** A reply prepared during a pause, for the utterance that ended at `speechEndMs`. */
+interface Attempt {
+  reply: Reply;
+  speechEndMs: number;
+  /** Settles when the turn ends with this utterance (commit) or the attempt is dropped (null). */
+  commit: (turn: Committed | null) => void;
+}
+
+interface Committed {
+  how: TurnEnd | null;
+  /** When the turn ended, and how long after the caller's end of speech (audio clock). */
+  endAt: number;
+  endpointMs: number;
 }
 
 export class Dialogue {
@@ -45,7 +80,11 @@ export class Dialogue {
   readonly #history: ChatMessage[] = [];
   #state: AgentState = 'listening';
   #turnId = 0;
+  #attempts = 0;
   #reply: Reply | null = null;
+  #attempt: Attempt | null = null;
+  /** The last cancelled reply, until what was heard of it is in the history: the next LLM request waits for it. */
+  #windingDown: Promise<void> = Promise.resolve();
 
   constructor(options: DialogueOptions) {
     this.#o = options;
@@ -69,7 +108,19 @@ export class Dialogue {
   /** The call is connected: listen, and greet if there is a greeting. */
   start(): void {
     this.#emitState('listening');
-    if (this.#o.settings.greeting.trim()) void this.#greet();
+    const greeting = this.#o.settings.greeting.trim();
+    // Let the LLM evaluate the system prompt (and the greeting it will have said) before the caller speaks.
+    const ahead: ChatMessage[] = [...this.#messages(), ...(greeting ? [{ role: 'assistant' as const, content: greeting }] : [])];
+    if (ahead.length > 0) {
+      this.#o.leases.llm.instance.prepare?.(ahead, this.#callOptions(this.#o.signal))?.catch((err: unknown) => {
+        if (!this.#ended) this.#log.debug('the LLM could not prepare the call ahead of time', { error: errorMessage(err) });
+      });
+    }
+    if (greeting) void this.#greet();
+  }
+
+  #callOptions(signal: AbortSignal): { signal: AbortSignal; callSid?: string } {
+    return this.#o.callSid ? { signal, callSid: this.#o.callSid } : { signal };
   }
 
   #emitState(state: AgentState): void {
@@ -83,19 +134,32 @@ export class Dialogue {
 
   // ── Interruption ─────────────────────────────────────────────────────────────
 
-  /** The caller started talking: a reply in flight is a barge-in. */
+  /** The caller started talking: a reply in flight is a barge-in, or (while it speaks) perhaps a backchannel. */
   callerTurnStarted(): void {
-    if (this.#reply) this.interrupt('barge-in');
+    const reply = this.#reply;
+    if (!reply) return;
+    if (this.#o.settings.backchannel && this.#state === 'speaking' && reply.speech && !reply.held) {
+      // Stop what the caller hears now; decide at the end of their turn whether it was only "mm-hm".
+      this.#o.playout.clear();
+      reply.speech.pause();
+      reply.held = true;
+      this.#log.debug('agent paused: the caller may only be acknowledging', { turnId: reply.turnId });
+      this.#setState('listening');
+      return;
+    }
+    this.interrupt('barge-in');
   }
 
   /** Stop the agent now: Twilio `clear` (always), cancel LLM/TTS in flight, keep only what was heard. */
   interrupt(source: 'barge-in' | 'manual'): void {
     if (this.#ended) return;
     const reply = this.#reply;
-    this.#o.playout.clear();
+    if (!reply?.held) this.#o.playout.clear();
     if (reply) {
       reply.cancelled = true;
       reply.controller.abort();
+      // Never wait long for it: a stuck plugin must not hold up the next answer.
+      this.#windingDown = Promise.race([reply.recorded, new Promise<void>((r) => setTimeout(r, 1_000).unref?.())]);
       // The cancelled reply winds down on its own (recording what was heard); it no longer owns the call.
       this.#reply = null;
     }
@@ -107,65 +171,187 @@ export class Dialogue {
 
   // ── Turns ────────────────────────────────────────────────────────────────────
 
-  #begin(turnId: number): Reply {
-    const reply: Reply = { turnId, controller: linkAbort(this.#o.signal, new AbortController()), speech: null, cancelled: false };
+  #newReply(turnId: number, open: boolean): Reply {
+    let markRecorded!: () => void;
+    const recorded = new Promise<void>((resolve) => (markRecorded = resolve));
+    return {
+      recorded,
+      markRecorded,
+      turnId,
+      controller: linkAbort(this.#o.signal, new AbortController()),
+      speech: null,
+      cancelled: false,
+      gate: new ReplyGate(this.#o.playout, { open, now: this.#now }),
+      attempt: ++this.#attempts,
+      held: false,
+    };
+  }
+
+  /** This reply now owns the call: the agent is about to talk. */
+  #own(reply: Reply): void {
     this.#reply = reply;
     this.#o.hearing.agentActive = true;
+  }
+
+  #begin(turnId: number): Reply {
+    const reply = this.#newReply(turnId, true);
+    this.#own(reply);
     return reply;
   }
 
-  /** The caller's turn is over: transcribe it, answer it. */
-  async respond(u: Utterance): Promise<void> {
-    if (this.#ended) return;
-    if (this.#reply) this.interrupt('barge-in');
-    const { hearing, leases, callSid, events } = this.#o;
-    const endAt = this.#now();
-    const endpointMs = hearing.clockMs - u.speechEndMs;
-    const speechEndWall = endAt - endpointMs;
-    const turnId = ++this.#turnId;
-    const reply = this.#begin(turnId);
-    this.#setState('thinking');
-    const log = this.#log.child({ turnId });
+  /**
+   * The caller paused inside a turn: prepare the reply to what they said so far, shown only if the turn ends
+   * here (`respond` with the same utterance end). Off with `preemptive: false`.
+   */
+  prepare(u: Utterance): void {
+    if (this.#ended || !this.#o.settings.preemptive) return;
+    if (this.#reply?.held) {
+      // Still short enough to be a backchannel: wait for the end of the turn before preparing anything.
+      if (u.speechMs <= this.#o.settings.backchannelMaxMs) return;
+      this.interrupt('barge-in');
+    }
+    this.#dropAttempt();
+    const reply = this.#newReply(0, false);
+    let commit!: (turn: Committed | null) => void;
+    const committed = new Promise<Committed | null>((resolve) => (commit = resolve));
+    this.#attempt = { reply, speechEndMs: u.speechEndMs, commit };
+    this.#log.debug('preparing a reply during the pause', { attempt: reply.attempt });
+    void this.#run(reply, u, committed, this.#now());
+  }
 
-    // Speech to text. Not cancelled by a barge-in: what the caller said still counts.
+  /** The caller went on speaking: whatever was prepared for the pause is dropped without a trace. */
+  resumed(): void {
+    this.#dropAttempt();
+  }
+
+  #dropAttempt(): void {
+    const a = this.#attempt;
+    if (!a) return;
+    this.#attempt = null;
+    this.#log.debug('prepared reply dropped: the caller went on', { attempt: a.reply.attempt });
+    a.reply.gate.discard();
+    a.reply.cancelled = true;
+    a.reply.controller.abort();
+    a.commit(null);
+  }
+
+  /** The caller's turn is over: answer it, with the reply prepared during the pause if it was for this utterance. */
+  async respond(u: Utterance, how: TurnEnd | null = null): Promise<void> {
+    if (this.#ended) return;
+    const turn: Committed = { how, endAt: this.#now(), endpointMs: this.#o.hearing.clockMs - u.speechEndMs };
+    let heard: { text: string; sttMs: number } | undefined;
+    const held = this.#reply?.held ? this.#reply : null;
+    if (held && u.speechMs <= this.#o.settings.backchannelMaxMs) {
+      try {
+        heard = await this.#o.hearing.transcribe(u);
+      } catch (err) {
+        if (this.#ended) return;
+        heard = undefined;
+        this.#log.debug('could not transcribe what was said over the agent; taken as a real interruption', { error: errorMessage(err) });
+      }
+      if (this.#ended) return;
+      if (heard && typeof heard.text === 'string' && this.#reply === held && isBackchannel(heard.text, this.#o.settings.backchannelWords)) {
+        this.#resumeAfterBackchannel(held, heard.text.trim());
+        return;
+      }
+    }
+    if (this.#reply) this.interrupt('barge-in');
+    const a = this.#attempt;
+    if (a && a.speechEndMs === u.speechEndMs) {
+      this.#attempt = null;
+      a.reply.turnId = ++this.#turnId;
+      this.#own(a.reply);
+      this.#setState('thinking');
+      a.commit(turn);
+      return;
+    }
+    this.#dropAttempt();
+    const reply = this.#begin(++this.#turnId);
+    this.#setState('thinking');
+    await this.#run(reply, u, Promise.resolve(turn), turn.endAt, heard);
+  }
+
+  /** It was only "mm-hm": play the held reply on from where hearing stopped, and record the backchannel as such. */
+  #resumeAfterBackchannel(reply: Reply, text: string): void {
+    this.#dropAttempt();
+    reply.held = false;
+    this.#setState('speaking');
+    reply.speech!.resume();
+    this.#log.info('backchannel ignored; the agent goes on', { turnId: reply.turnId, text });
+    this.#o.events.emit({ type: 'call.backchannel', callSid: this.#o.callSid, turnId: reply.turnId, text, at: Date.now() });
+  }
+
+  /**
+   * One reply: STT → LLM → Speech through the reply's gate. `committed` settles when the turn really ends with
+   * this utterance (at once for a serial reply) or with null when the attempt is dropped; nothing reaches the
+   * caller, the transcript or the history before it.
+   */
+  async #run(reply: Reply, u: Utterance, committed: Promise<Committed | null>, startedAt: number, heard?: { text: string; sttMs: number }): Promise<void> {
+    const { hearing, leases, callSid, events } = this.#o;
+    const gate = reply.gate;
+    const log = this.#log.child({ attempt: reply.attempt });
+
+    // Speech to text. A serial reply's is not cancelled by a barge-in (what the caller said still counts); a
+    // prepared one's is cancelled with the attempt.
     let text: string;
     let sttMs: number;
     try {
-      ({ text, sttMs } = await hearing.transcribe(u));
+      ({ text, sttMs } = heard ?? (await hearing.transcribe(u, gate.isOpen ? undefined : reply.controller.signal)));
       if (typeof text !== 'string') throw Object.assign(new Error(`${leases.stt.name} returned ${typeof text} instead of { text: string }`), { code: 'PLUGIN_GARBAGE' });
     } catch (err) {
-      if (this.#ended || isCancellation(err)) return this.#finish(reply);
+      if (this.#ended || isCancellation(err) || gate.discarded) return this.#finish(reply);
+      // A prepared reply's failure is only the call's once the turn ends with it.
+      if (!(await committed)) return;
+      gate.open();
       await this.#pluginFailed(reply, err, 'stt', log);
       return this.#finish(reply);
     }
     text = text.trim();
+
+    // LLM → TTS → (gate) → phone. The caller's words join the history only when the turn is theirs; until then
+    // the LLM sees them on a copy.
+    let speaking: Promise<SpeechResult> | null = null;
+    const llmStarted = this.#now();
+    // What the caller heard of a reply they just cut off belongs in the history this answer is based on.
+    await this.#windingDown;
+    if (text && !reply.cancelled && !this.#ended) {
+      const speech = this.#speech(reply, leases.llm.name);
+      speaking = speech.speak(leases.llm.instance.chat(this.#messages(text), this.#callOptions(reply.controller.signal)));
+    }
+    const turn = await committed;
+    if (!turn) return; // dropped: its work was aborted, and nothing of it was shown
     if (text) {
-      events.emit({ type: 'transcript', callSid, turnId, role: 'caller', text, final: true, at: Date.now() });
+      events.emit({ type: 'transcript', callSid, turnId: reply.turnId, role: 'caller', text, final: true, at: Date.now() });
       this.#addUser(text);
     }
-    if (!text || reply.cancelled || this.#ended) {
+    if (!speaking) {
       log.debug(text ? 'caller kept talking; reply skipped' : 'nothing recognisable was said');
       return this.#finish(reply);
     }
-
-    // LLM → TTS → phone.
-    const messages = this.#messages();
-    const llmStarted = this.#now();
-    const speech = this.#speech(reply, leases.llm.name);
-    const result = await speech.speak(leases.llm.instance.chat(messages, { signal: reply.controller.signal }));
+    // A reply interrupted between the turn's end and here must not put its held audio out after the clear.
+    if (reply.cancelled) gate.discard();
+    else gate.open();
+    const result = await speaking;
     this.#recordAgent(reply, result);
     const t = result.timings;
     const llmMs = t.firstDeltaAt !== null ? t.firstDeltaAt - llmStarted : null;
     const ttsMs = t.firstChunkAt !== null && t.firstPieceAt !== null ? t.firstChunkAt - t.firstPieceAt : null;
+    const firstAudioAt = t.firstAudioAt !== null ? Math.max(t.firstAudioAt, gate.openedAt ?? t.firstAudioAt) : null;
+    const speechEndWall = turn.endAt - turn.endpointMs;
     const metrics: TurnMetrics = {
-      endpointMs: round(endpointMs),
+      endpointMs: round(turn.endpointMs),
       sttMs: round(sttMs),
       llmFirstTokenMs: llmMs !== null ? round(llmMs) : null,
       ttsFirstAudioMs: ttsMs !== null ? round(ttsMs) : null,
-      voiceToVoiceMs: t.firstAudioAt !== null ? round(t.firstAudioAt - speechEndWall) : null,
-      engineOverheadMs: t.firstAudioAt !== null ? round(t.firstAudioAt - endAt - (sttMs + (llmMs ?? 0) + (ttsMs ?? 0))) : null,
+      voiceToVoiceMs: firstAudioAt !== null ? round(firstAudioAt - speechEndWall) : null,
+      engineOverheadMs: firstAudioAt !== null ? round(Math.max(0, firstAudioAt - Math.max(turn.endAt, startedAt + sttMs + (llmMs ?? 0) + (ttsMs ?? 0)))) : null,
+      endedBy: turn.how?.endedBy ?? 'silence',
+      turnProbability: turn.how?.turnProbability ?? null,
+      turnModelMs: turn.how?.turnModelMs ?? null,
+      preemptive: turn.endAt > startedAt,
+      speechEndAudioMs: round(u.speechEndMs),
     };
-    events.emit({ type: 'turn.metrics', callSid, turnId, metrics, at: Date.now() });
+    events.emit({ type: 'turn.metrics', callSid, turnId: reply.turnId, metrics, at: Date.now() });
     if (result.error) await this.#pluginFailed(reply, result.error, result.text ? 'tts' : 'llm', log, result.text !== '');
     this.#finish(reply);
   }
@@ -175,16 +361,20 @@ export class Dialogue {
       tts: this.#o.leases.tts.instance,
       ttsName: this.#o.leases.tts.name,
       textName,
-      playout: this.#o.playout,
-      markPrefix: `t${reply.turnId}${reply.speech ? 'b' : ''}`,
+      playout: reply.gate,
+      // A prepared reply's turn number is known only when the turn ends: its marks go by the attempt's.
+      markPrefix: `${reply.gate.isOpen ? `t${reply.turnId}` : `a${reply.attempt}`}${reply.speech ? 'b' : ''}`,
       controller: reply.controller,
       timeoutMs: this.#o.settings.pluginTimeoutMs,
       now: this.#now,
-      onFirstAudio: () => {
-        if (this.#reply === reply) this.#setState('speaking');
-      },
+      onFirstAudio: () =>
+        reply.gate.when(() => {
+          if (this.#reply === reply) this.#setState('speaking');
+        }),
       onProgress: (text, heard) =>
-        this.#o.events.emit({ type: 'transcript', callSid: this.#o.callSid, turnId: reply.turnId, role: 'agent', text, heard, interrupted: false, final: false, at: Date.now() }),
+        reply.gate.when(() =>
+          this.#o.events.emit({ type: 'transcript', callSid: this.#o.callSid, turnId: reply.turnId, role: 'agent', text, heard, interrupted: false, final: false, at: Date.now() }),
+        ),
     });
     reply.speech = speech;
     return speech;
@@ -213,6 +403,11 @@ export class Dialogue {
   }
 
   #recordAgent(reply: Reply, result: SpeechResult): void {
+    this.#recordAgentText(reply, result);
+    reply.markRecorded();
+  }
+
+  #recordAgentText(reply: Reply, result: SpeechResult): void {
     if (!result.text) return;
     const interrupted = result.interrupted || (reply.cancelled && result.heard !== result.text);
     this.#o.events.emit({
@@ -231,24 +426,48 @@ export class Dialogue {
   }
 
   #addUser(text: string): void {
-    const last = this.#history[this.#history.length - 1];
-    // The caller kept talking before hearing any reply: one turn, not two.
-    if (last?.role === 'user') last.content = `${last.content} ${text}`;
-    else this.#history.push({ role: 'user', content: text });
+    addUser(this.#history, text);
   }
 
-  #messages(): ChatMessage[] {
+  /** What the LLM is sent: the system prompt and the recent history, with `pendingUser` added as #addUser would. */
+  #messages(pendingUser: string | null = null): ChatMessage[] {
     const { systemPrompt, maxHistory } = this.#o.settings;
-    const recent = this.#history.slice(-Math.max(1, maxHistory));
-    return [...(systemPrompt.trim() ? [{ role: 'system' as const, content: systemPrompt }] : []), ...recent.map((m) => ({ ...m }))];
+    const history = this.#history.map((m) => ({ ...m }));
+    if (pendingUser) addUser(history, pendingUser);
+    const recent = history.slice(-Math.max(1, maxHistory));
+    return [...(systemPrompt.trim() ? [{ role: 'system' as const, content: systemPrompt }] : []), ...recent];
   }
 
   #finish(reply: Reply): void {
+    reply.markRecorded();
     if (this.#reply !== reply) return;
     this.#reply = null;
     this.#o.hearing.agentActive = false;
     if (!this.#ended) this.#setState('listening');
   }
+}
+
+/**
+ * A backchannel: nothing recognisable, or only words and phrases from `list` (comma-separated; case, punctuation
+ * and hyphens ignored: "Mm-hm." matches "mm hm").
+ */
+export function isBackchannel(text: string, list: string): boolean {
+  const words = (x: string) => x.toLowerCase().replace(/[-\u2010-\u2015]/g, ' ').replace(/[^\p{L}\p{N}' ]/gu, ' ').split(/\s+/).filter(Boolean);
+  const said = words(text);
+  const phrases = list.split(',').map(words).filter((p) => p.length > 0).sort((a, b) => b.length - a.length);
+  for (let i = 0; i < said.length; ) {
+    const p = phrases.find((p) => p.every((w, k) => said[i + k] === w));
+    if (!p) return false;
+    i += p.length;
+  }
+  return true;
+}
+
+/** The caller's words join the history; if they kept talking before hearing any reply, it is one turn, not two. */
+function addUser(history: ChatMessage[], text: string): void {
+  const last = history[history.length - 1];
+  if (last?.role === 'user') last.content = `${last.content} ${text}`;
+  else history.push({ role: 'user', content: text });
 }
 
 function round(ms: number): number {

@@ -17,6 +17,8 @@ export interface PlayoutOptions {
   now?: () => number;
   /** Every frame sent, with its position on the playback timeline (ms since the playout started). */
   onFrame?(frame: OutboundFrame, playbackMs: number): void;
+  /** `clear` was sent at `playbackMs`: Twilio dropped whatever was buffered from there on. */
+  onClear?(playbackMs: number): void;
   /** Shared pacing statistics (lateness of every frame, gaps). */
   stats?: PacingStats;
 }
@@ -28,6 +30,7 @@ export class Playout {
   readonly #leadMs: number;
   readonly #now: () => number;
   readonly #onFrame: PlayoutOptions['onFrame'];
+  readonly #onClear: PlayoutOptions['onClear'];
   readonly #stats: PacingStats | undefined;
   readonly #created: number;
   #queue: Item[] = [];
@@ -50,6 +53,7 @@ export class Playout {
     this.#leadMs = options.leadMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
     this.#onFrame = options.onFrame;
+    this.#onClear = options.onClear;
     this.#stats = options.stats;
     this.#created = this.#now();
   }
@@ -105,6 +109,7 @@ export class Playout {
     this.#runSentMs = 0;
     this.#runStart = 0;
     this.#stream.clear();
+    this.#onClear?.(this.#now() - this.#created);
   }
 
   close(): void {

@@ -12,14 +12,15 @@ import { FrameEncoder, type OutboundFrame } from '../twilio/media-stream.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { ClauseSplitter } from '../plugins/kit/clauses.js';
 import { checkAudio, checkText, guardIterable, isCancellation } from './guard.ts';
-import type { Playout } from './playout.ts';
+import type { AudioSink } from './reply-gate.ts';
 
 export interface SpeechOptions {
   tts: TtsInstance;
   ttsName: string;
   /** Name of whatever produces the text (the LLM plugin, or "greeting"), for errors. */
   textName: string;
-  playout: Playout;
+  /** The Playout, or a ReplyGate in front of it. */
+  playout: AudioSink;
   /** Unique per call: marks are `${markPrefix}.${clauseIndex}`. */
   markPrefix: string;
   /** Aborting it cancels the LLM and TTS work in flight. */
@@ -46,9 +47,14 @@ export class Speech {
   readonly #o: SpeechOptions;
   readonly #now: () => number;
   readonly #pieces: string[] = [];
+  /** Every clause's frames as synthesized, and whether it is complete: what a resume plays again. */
+  readonly #audio: { frames: OutboundFrame[]; complete: boolean }[] = [];
   #heardCount = 0;
   #allQueued = false;
   #resolveDone: (() => void) | null = null;
+  /** Playback stopped for a possible backchannel: audio is kept, not sent, until resume() or the cancel. */
+  #paused = false;
+  #resumes = 0;
   readonly timings: SpeechResult['timings'];
 
   constructor(options: SpeechOptions) {
@@ -128,27 +134,63 @@ export class Speech {
     );
   }
 
-  async #synthesize(piece: string): Promise<void> {
-    const { controller, playout, tts } = this.#o;
-    const index = this.#pieces.length;
-    this.#pieces.push(piece);
-    this.timings.firstPieceAt ??= this.#now();
-    this.#o.onProgress?.(this.text, this.heard);
-    const encoder = new FrameEncoder();
-    const stream = tts.synthesize(piece, { signal: controller.signal });
-    for await (const raw of guardIterable(stream, { ms: this.#o.timeoutMs, controller, plugin: this.#o.ttsName, what: 'produce audio' })) {
-      const chunk = checkAudio(this.#o.ttsName, raw);
-      if (controller.signal.aborted) return;
-      this.timings.firstChunkAt ??= this.#now();
-      this.#enqueue(encoder.push(chunk.samples, chunk.sampleRate));
+  /**
+   * Stop sending (the caller may only be saying "mm-hm"; the Playout has been cleared): synthesis goes on and
+   * its audio is kept. `resume()` plays again from the first clause not heard; cancelling the controller ends it.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Play on from the clause where hearing stopped: its audio and everything synthesized since, then live. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#resumes++;
+    for (let i = this.#heardCount; i < this.#audio.length; i++) {
+      const a = this.#audio[i]!;
+      this.#enqueue(a.frames);
+      if (a.complete) this.#mark(i);
     }
-    if (controller.signal.aborted) return;
-    this.#enqueue(encoder.flush());
-    playout.enqueueMark(`${this.#o.markPrefix}.${index}`, () => {
+  }
+
+  #mark(index: number): void {
+    const name = `${this.#o.markPrefix}.${index}${this.#resumes ? `r${this.#resumes}` : ''}`;
+    this.#o.playout.enqueueMark(name, () => {
       this.#heardCount = Math.max(this.#heardCount, index + 1);
       this.#o.onProgress?.(this.text, this.heard);
       if (this.#allQueued && this.#heardCount >= this.#pieces.length) this.#resolveDone?.();
     });
+  }
+
+  async #synthesize(piece: string): Promise<void> {
+    const { controller, tts } = this.#o;
+    const index = this.#pieces.length;
+    this.#pieces.push(piece);
+    const audio = { frames: [] as OutboundFrame[], complete: false };
+    this.#audio.push(audio);
+    this.timings.firstPieceAt ??= this.#now();
+    this.#o.onProgress?.(this.text, this.heard);
+    const encoder = new FrameEncoder();
+    const stream = tts.synthesize(piece, { signal: controller.signal });
+    const send = (frames: OutboundFrame[]) => {
+      audio.frames.push(...frames);
+      if (!this.#paused) this.#enqueue(frames);
+    };
+    for await (const raw of guardIterable(stream, { ms: this.#o.timeoutMs, controller, plugin: this.#o.ttsName, what: 'produce audio' })) {
+      const chunk = checkAudio(this.#o.ttsName, raw);
+      if (controller.signal.aborted) return;
+      this.timings.firstChunkAt ??= this.#now();
+      send(encoder.push(chunk.samples, chunk.sampleRate));
+    }
+    if (controller.signal.aborted) return;
+    send(encoder.flush());
+    audio.complete = true;
+    if (!this.#paused) this.#mark(index);
   }
 
   #enqueue(frames: OutboundFrame[]): void {

@@ -7,6 +7,10 @@
  *    since its onset, of which at least 60 % must be voiced.
  *  - A turn ends after `silenceMs` of non-speech, or at `maxTurnMs`.
  *  - `pause` fires after `speculativeMs` of silence so the session can start transcribing early.
+ *  - The end of speech is placed inside the last speech windows, at the last 10 ms block with voice-level
+ *    energy: the VAD keeps calling a window or two after the last word speech (its hangover), and silence is
+ *    counted from where the caller really stopped, not from the VAD's late edge.
+ *  - `endNow()` ends the turn at once (a turn model judged it complete).
  */
 export interface TurnDetectorOptions {
   sampleRate: number;
@@ -44,19 +48,30 @@ export interface TurnDetectorEvents {
   pause?(utterance: Utterance): void;
   /** Speech resumed after a pause. */
   resume?(): void;
+  /** A non-speech window inside a turn: how long the caller has been silent (from the refined end of speech). */
+  quiet?(info: { silenceMs: number }): void;
   /** The turn is over. */
-  end?(utterance: Utterance): void;
+  end?(utterance: Utterance, info: { endedBy: TurnEndReason }): void;
   /** A candidate too short to count ended (a cough, an "mm-hm" over the agent). */
   discard?(info: { speechMs: number }): void;
 }
 
 type State = 'idle' | 'candidate' | 'turn';
 
+export type TurnEndReason = 'silence' | 'turn-model' | 'max-length';
+
 /** Share of a candidate's span that must be voiced for it to count as speech. */
 const VOICED_SHARE = 0.6;
 /** Windows before a detected onset that may belong to it (the probability's ramp), and their minimum. */
 const ONSET_LOOKBACK = 3;
 const SOFT_ONSET = 0.15;
+/** Energy blocks the end of speech is placed on, ms. */
+const END_BLOCK_MS = 10;
+/** Speech windows the end of speech may move back by (the VAD's hangover, no more). */
+const END_REFINE_WINDOWS = 2;
+/** RMS a block needs to count as voice: above -46 dBFS and 3× the line's noise floor. */
+const VOICE_RMS_FLOOR = 0.005;
+const NOISE_FACTOR = 3;
 
 export class TurnDetector {
   readonly #o: Required<TurnDetectorOptions>;
@@ -69,6 +84,11 @@ export class TurnDetector {
   #silenceMs = 0;
   #onsetMs = 0;
   #lastSpeechEndMs = 0;
+  /** Audio-clock ms where the last voice-level energy block ended. */
+  #lastVoiceMs = 0;
+  /** Running RMS of non-speech windows (the line's noise floor). */
+  #noiseRms = 0;
+  #windowMs = 0;
   #paused = false;
   /** Probabilities of the last few non-speech windows (for backdating an onset). */
   #recent: number[] = [];
@@ -101,6 +121,9 @@ export class TurnDetector {
     this.#clockMs += ms;
     const speech = prob >= (this.#inSpeech ? this.#o.releaseThreshold : this.#o.threshold);
     this.#inSpeech = speech;
+    this.#windowMs = ms;
+    if (speech) this.#trackVoice(window, startMs);
+    else this.#noiseRms = this.#noiseRms === 0 ? rms(window, 0, window.length) : this.#noiseRms * 0.95 + rms(window, 0, window.length) * 0.05;
 
     if (this.#state === 'idle') {
       if (!speech) {
@@ -158,15 +181,54 @@ export class TurnDetector {
 
     if (this.#state === 'turn') {
       const turnMs = this.#clockMs - this.#onsetMs;
-      if (this.#silenceMs >= this.#o.silenceMs || turnMs >= this.#o.maxTurnMs) {
-        const u = this.#utterance(turnMs >= this.#o.maxTurnMs && this.#silenceMs < this.#o.silenceMs);
-        this.#reset();
-        this.#on.end?.(u);
-      } else if (!this.#paused && this.#silenceMs >= this.#o.speculativeMs) {
+      const silentMs = speech ? 0 : this.#clockMs - this.#speechEndMs();
+      if (silentMs >= this.#o.silenceMs || turnMs >= this.#o.maxTurnMs) {
+        this.#end(silentMs >= this.#o.silenceMs ? 'silence' : 'max-length');
+        return;
+      }
+      if (!this.#paused && !speech && silentMs >= this.#o.speculativeMs) {
         this.#paused = true;
         this.#on.pause?.(this.#utterance(false));
       }
+      if (!speech && this.#state === 'turn') this.#on.quiet?.({ silenceMs: silentMs });
     }
+  }
+
+  /** End the current turn now (a turn model judged it complete). False when there is no turn in silence to end. */
+  endNow(reason: TurnEndReason = 'turn-model'): boolean {
+    if (this.#state !== 'turn' || this.#inSpeech) return false;
+    this.#end(reason);
+    return true;
+  }
+
+  /** The current turn's audio so far, trailing silence included (what a turn model judges). */
+  turnAudio(): Float32Array | null {
+    return this.#state === 'turn' ? concat(this.#audio) : null;
+  }
+
+  #end(endedBy: TurnEndReason): void {
+    const u = this.#utterance(endedBy === 'max-length');
+    this.#reset();
+    this.#on.end?.(u, { endedBy });
+  }
+
+  /** Note where voice-level energy last ended inside a speech window. */
+  #trackVoice(window: Float32Array, startMs: number): void {
+    const block = Math.max(1, Math.round((this.#o.sampleRate * END_BLOCK_MS) / 1000));
+    const level = Math.max(VOICE_RMS_FLOOR, this.#noiseRms * NOISE_FACTOR);
+    for (let from = Math.floor((window.length - 1) / block) * block; from >= 0; from -= block) {
+      const end = Math.min(window.length, from + block);
+      if (rms(window, from, end) >= level) {
+        this.#lastVoiceMs = startMs + (end / this.#o.sampleRate) * 1000;
+        return;
+      }
+    }
+  }
+
+  /** Where the caller stopped: the last voiced block, no more than the VAD's hangover before its edge. */
+  #speechEndMs(): number {
+    const earliest = this.#lastSpeechEndMs - END_REFINE_WINDOWS * this.#windowMs;
+    return Math.min(this.#lastSpeechEndMs, Math.max(this.#lastVoiceMs, earliest, this.#onsetMs));
   }
 
   #remember(window: Float32Array, ms: number): void {
@@ -182,15 +244,8 @@ export class TurnDetector {
   #utterance(truncated: boolean): Utterance {
     const windowMs = this.#audio.length ? (this.#audio[0]!.length / this.#o.sampleRate) * 1000 : 0;
     const dropWindows = windowMs ? Math.max(0, Math.floor((this.#audioTrailingMs - this.#o.tailMs) / windowMs)) : 0;
-    const kept = this.#audio.slice(0, this.#audio.length - dropWindows);
-    const total = kept.reduce((n, w) => n + w.length, 0);
-    const samples = new Float32Array(total);
-    let off = 0;
-    for (const w of kept) {
-      samples.set(w, off);
-      off += w.length;
-    }
-    return { samples, sampleRate: this.#o.sampleRate, speechStartMs: this.#onsetMs, speechEndMs: this.#lastSpeechEndMs, speechMs: this.#speechMs, truncated };
+    const samples = concat(this.#audio.slice(0, this.#audio.length - dropWindows));
+    return { samples, sampleRate: this.#o.sampleRate, speechStartMs: this.#onsetMs, speechEndMs: this.#speechEndMs(), speechMs: this.#speechMs, truncated };
   }
 
   #reset(): void {
@@ -209,4 +264,20 @@ export class TurnDetector {
     this.#preRoll = [];
     this.#inSpeech = false;
   }
+}
+
+function rms(x: Float32Array, from: number, to: number): number {
+  let e = 0;
+  for (let i = from; i < to; i++) e += x[i]! * x[i]!;
+  return to > from ? Math.sqrt(e / (to - from)) : 0;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, w) => n + w.length, 0));
+  let off = 0;
+  for (const w of parts) {
+    out.set(w, off);
+    off += w.length;
+  }
+  return out;
 }

@@ -14,7 +14,7 @@ import { PluginProxy, inspectPlugins, type PluginProxyOptions } from './plugin-p
 import type { PluginInfo } from '../../shared/plugins.ts';
 
 /** The plugin picked when several of a kind exist and the user has not chosen. */
-export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'whisper-stt', llm: 'llama-llm', tts: 'piper-tts', turn: 'smart-turn' };
+export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'moonshine-stt', llm: 'llama-llm', tts: 'piper-tts', turn: 'smart-turn' };
 
 /**
  * The name that turns an optional kind (`turn`) off. For an optional kind only the built-in default is ever picked

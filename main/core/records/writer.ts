@@ -14,7 +14,7 @@ const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 const MAX_TEXT = 100_000;
 
 export type RecordedEvent = EventOf<
-  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.error'
+  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error'
 >;
 
 const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
@@ -25,6 +25,7 @@ const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
   'turn.metrics',
   'call.dtmf',
   'call.interrupted',
+  'call.backchannel',
   'call.error',
 ]);
 
@@ -175,6 +176,9 @@ export class RecordsWriter {
       case 'call.interrupted':
         s.interrupted.run(sid, event.turnId);
         this.#event(sid, at, 'interrupted', { turnId: event.turnId, source: event.source });
+        return;
+      case 'call.backchannel':
+        this.#event(sid, at, 'backchannel', { turnId: event.turnId, text: text(event.text).slice(0, 200) });
         return;
       case 'call.error':
         this.#event(sid, at, 'error', { code: text(event.code), message: text(event.message).slice(0, 2000) });

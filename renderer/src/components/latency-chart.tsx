@@ -13,7 +13,9 @@ export interface LatencyRow {
   metrics: Partial<TurnMetrics>;
 }
 
-const SERIES: { key: keyof TurnMetrics; label: string; color: string; width: number }[] = [
+type MsKey = 'voiceToVoiceMs' | 'sttMs' | 'llmFirstTokenMs' | 'ttsFirstAudioMs';
+
+const SERIES: { key: MsKey; label: string; color: string; width: number }[] = [
   { key: 'voiceToVoiceMs', label: 'Voice to voice', color: '#3451b2', width: 2.5 },
   { key: 'sttMs', label: 'Speech-to-text', color: '#1f9d6b', width: 1.5 },
   { key: 'llmFirstTokenMs', label: 'LLM first token', color: '#c2410c', width: 1.5 },
@@ -75,6 +77,7 @@ export function LatencyChart(props: { rows: LatencyRow[] }) {
                   {s.label}
                 </th>
               ))}
+              <th scope="col">Turn ended by</th>
             </tr>
           </thead>
           <tbody>
@@ -84,6 +87,7 @@ export function LatencyChart(props: { rows: LatencyRow[] }) {
                 {SERIES.map((s) => (
                   <td key={s.key}>{ms(r.metrics[s.key])}</td>
                 ))}
+                <td class="ended-by">{endedBy(r.metrics)}</td>
               </tr>
             ))}
           </tbody>
@@ -91,4 +95,19 @@ export function LatencyChart(props: { rows: LatencyRow[] }) {
       ) : null}
     </figure>
   );
+}
+
+/** How the caller's turn ended, as the table shows it: "turn model (0.93, 41 ms)", "silence", "max length". */
+export function endedBy(m: Partial<TurnMetrics>): string {
+  const prepared = m.preemptive ? ' · prepared reply' : '';
+  if (m.endedBy === 'turn-model') {
+    const p = typeof m.turnProbability === 'number' ? m.turnProbability.toFixed(2) : '?';
+    return `turn model (${p}${typeof m.turnModelMs === 'number' ? `, ${ms(m.turnModelMs)}` : ''})${prepared}`;
+  }
+  if (m.endedBy === 'max-length') return `max length${prepared}`;
+  if (m.endedBy === 'silence') {
+    const held = typeof m.turnProbability === 'number' ? ` (turn model ${m.turnProbability.toFixed(2)})` : '';
+    return `silence${held}${prepared}`;
+  }
+  return '—';
 }

@@ -1,7 +1,7 @@
 /**
  * The status bar: server, public tunnel, Twilio — each green or red with what to do when red — the call
- * records when writes fail (a full disk), and "Check setup", which runs the core's doctor and lists every
- * check with its fix.
+ * records when writes fail (a full disk), the lines in use against capacity (PARLEY_MAX_CALLS), and "Check
+ * setup", which runs the core's doctor and lists every check with its fix.
  */
 import { useState } from 'preact/hooks';
 import type { ComponentStatus, DoctorReport, StatusReport } from '../../../main/shared/contract.ts';
@@ -22,6 +22,12 @@ const TODO: Record<Part, string> = {
   records: 'Calls go on, but what is said is not all kept: free disk space where Parley keeps its data, or make that folder writable.',
 };
 
+/** Calls served against capacity, when the core reports them (`GET /status` `calls`). */
+function linesOf(s: StatusReport | null): { inUse: number; capacity: number } | null {
+  const c = (s as { calls?: { inUse?: unknown; capacity?: unknown } } | null)?.calls;
+  return c && typeof c.inUse === 'number' && typeof c.capacity === 'number' ? { inUse: c.inUse, capacity: c.capacity } : null;
+}
+
 /** The parts shown: the call records only once a write has failed (there is nothing to say before). */
 function partsOf(s: StatusReport | null): Part[] {
   const base: Part[] = ['server', 'tunnel', 'twilio'];
@@ -33,6 +39,7 @@ export function StatusBar(props: { connection: string }) {
   const [open, setOpen] = useState(false);
   const [doctor, setDoctor] = useState<DoctorReport | null>(null);
   const [doctorError, setDoctorError] = useState<string | null>(null);
+  const lines = linesOf(s);
   const summary = (key: Part, c: ComponentStatus | undefined) => {
     if (!c) return `${NAMES[key]}: checking`;
     if (key === 'records') {
@@ -105,6 +112,11 @@ export function StatusBar(props: { connection: string }) {
             <Dot ok={s?.[key] ? s[key].ok : null} /> {summary(key, s?.[key])}
           </span>
         ))}
+        {lines ? (
+          <span class="status-item" data-component="calls" title="Calls beyond this hear a short “all lines are busy” notice and are hung up (setting PARLEY_MAX_CALLS).">
+            <Dot ok={lines.inUse < lines.capacity} /> Lines: {lines.inUse} of {lines.capacity} in use
+          </span>
+        ) : null}
         <span class="status-more">{open ? 'Hide' : 'Details & check setup'}</span>
       </button>
       {bridge.mode === 'headless' ? (

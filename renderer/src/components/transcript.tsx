@@ -53,6 +53,14 @@ export function Transcript(props: { turns: TurnView[]; live?: boolean; emptyText
               </p>
             </div>
           ) : null}
+          {t.backchannels?.map((b, i) => (
+            <div key={i} class="line backchannel" title="The caller only acknowledged: playback paused for it and went on">
+              <span class="who">Caller</span>
+              <p>
+                <span class="backchannel-text">{b ? `“${b}”` : '(a short sound)'}</span> <span class="cut-label">backchannel ignored</span>
+              </p>
+            </div>
+          ))}
         </li>
       ))}
     </ol>

@@ -13,7 +13,7 @@ import { readManifest } from '../../../main/core/plugins/manifest.ts';
 import { pluginFolder } from '../../helpers/plugin-context.ts';
 import { FakeHub } from './http-fixture.ts';
 
-const BUILTINS = ['whisper-stt', 'llama-llm', 'melo-tts', 'piper-tts', 'openai-llm'];
+const BUILTINS = ['moonshine-stt', 'whisper-stt', 'smart-turn', 'llama-llm', 'melo-tts', 'piper-tts', 'openai-llm'];
 
 async function catalogue() {
   return buildCatalog(await Promise.all(BUILTINS.map(async (name) => ({ manifest: await readManifest(pluginFolder(name)) }))));
