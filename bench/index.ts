@@ -3,6 +3,7 @@
  * `npm run bench -- plugins [...]` — plugin bench: load time, STT RTF, LLM first token and tokens/s, TTS first
  * audio and RTF, memory, for whatever models are installed.
  * `npm run bench -- engine --levels 1,10` — fewer concurrency levels.
+ * `npm run bench -- echo` — the echo guard's CPU per call at 50 calls.
  * `npm run bench -- turns` — turn-taking only: caller-side voice-to-voice, VAD lag, serial vs preemptive.
  * `npm run bench -- llm-turns MODEL.gguf` — llama-llm first token at turn 8 vs turn 1 on a kept cache.
  */
@@ -20,6 +21,11 @@ async function main(): Promise<void> {
     process.stdout.write(formatTurnBench(await benchTurns()) + '\n');
     return;
   }
+  if (what === 'echo') {
+    const { benchEcho, formatEchoBench } = await import('./echo.ts');
+    process.stdout.write(formatEchoBench(await benchEcho()) + '\n');
+    return;
+  }
   if (what === 'llm-turns') {
     const { runLlmTurnBench } = await import('./llm-turns.ts');
     process.stdout.write((await runLlmTurnBench(rest[0]!)).text + '\n');
@@ -32,7 +38,10 @@ async function main(): Promise<void> {
   process.stdout.write(formatEngineBench(result) + '\n\n');
   // Turn-taking at the caller's ear (issue "Answer in the silence").
   const { benchTurns, formatTurnBench } = await import('./turns.ts');
-  process.stdout.write(formatTurnBench(await benchTurns()) + '\n');
+  process.stdout.write(formatTurnBench(await benchTurns()) + '\n\n');
+  // The echo guard's cost per call, on the media server's loop.
+  const { benchEcho, formatEchoBench } = await import('./echo.ts');
+  process.stdout.write(formatEchoBench(await benchEcho()) + '\n');
 }
 
 main().catch((err) => {

@@ -24,6 +24,9 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_KEY = /(token|secret|password|authorization|auth_?token|api_?key|signature)/i;
+/** Counts of LLM tokens (promptTokens, maxTokens, tokenCount) are numbers, not credentials. */
+const TOKEN_COUNT = /tokens$|token_?count$/i;
+const isSecretKey = (k: string) => SECRET_KEY.test(k) && !TOKEN_COUNT.test(k);
 const REDACTED = '[redacted]';
 
 /** Replace secret-looking values (by key) anywhere inside a value, without mutating it. */
@@ -33,7 +36,7 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
   if (ArrayBuffer.isView(value)) return `[${value.constructor.name} ${value.byteLength} bytes]`;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v ? REDACTED : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) && v ? REDACTED : redact(v, depth + 1);
   return out;
 }
 
