@@ -154,7 +154,7 @@ export class Dialogue {
   interrupt(source: 'barge-in' | 'manual'): void {
     if (this.#ended) return;
     const reply = this.#reply;
-    if (!reply?.held) this.#o.playout.clear();
+    this.#o.playout.clear();
     if (reply) {
       reply.cancelled = true;
       reply.controller.abort();

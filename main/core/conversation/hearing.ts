@@ -113,8 +113,12 @@ export class Hearing {
         quiet: ({ silenceMs }) => this.#maybeAskTurn(silenceMs),
         end: (u, { endedBy }) => {
           const verdict = this.#verdict;
-          // Still no answer when the silence ran out: the model is too slow (or hangs) for this turn.
-          if (this.#ask && endedBy === 'silence') this.#turnModelFailed(timeoutError(options.turn!.name, 'judge the turn', Math.round(this.#now() - this.#ask.startedAt)));
+          // The silence ran out before the model ever answered in this turn: too slow (or hanging) for it. A late
+          // re-ask still out while earlier answers came back is not a failure.
+          const pendingMs = this.#ask ? this.#now() - this.#ask.startedAt : 0;
+          if (this.#ask && !verdict && endedBy === 'silence' && pendingMs >= (s.silenceMs - s.turnMinMs) / 2) {
+            this.#turnModelFailed(timeoutError(options.turn!.name, 'judge the turn', Math.round(pendingMs)));
+          }
           this.#newPause();
           this.#turnFailed = false;
           on.end(u, { endedBy, turnProbability: verdict?.probability ?? null, turnModelMs: verdict ? Math.round(verdict.ms * 10) / 10 : null });
