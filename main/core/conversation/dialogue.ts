@@ -150,11 +150,14 @@ export class Dialogue {
     this.interrupt('barge-in');
   }
 
-  /** Stop the agent now: Twilio `clear` (always), cancel LLM/TTS in flight, keep only what was heard. */
+  /**
+   * Stop the agent now: Twilio `clear` (always, unless playback already stopped for a possible backchannel: one
+   * clear per interruption), cancel LLM/TTS in flight, keep only what was heard.
+   */
   interrupt(source: 'barge-in' | 'manual'): void {
     if (this.#ended) return;
     const reply = this.#reply;
-    this.#o.playout.clear();
+    if (!reply?.held) this.#o.playout.clear();
     if (reply) {
       reply.cancelled = true;
       reply.controller.abort();

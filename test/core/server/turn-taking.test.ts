@@ -212,6 +212,8 @@ describe('backchannels', () => {
     expect(greet).toMatchObject({ text: GREETING, heard: 'Thanks for calling.', interrupted: true });
     expect(ofType(core, 'call.backchannel', caller.callSid)).toHaveLength(0);
     expect(ofType(core, 'call.interrupted', caller.callSid)).toMatchObject([{ source: 'barge-in', turnId: 0 }]);
+    // One clear for the interruption: playback stopped when the caller began, and the cancel later sends no second.
+    expect(caller.clears).toHaveLength(1);
     const said = ofType(core, 'transcript', caller.callSid).filter((e) => e.role === 'caller');
     expect(said).toHaveLength(2);
     const answers = agentFinals(core, caller.callSid).filter((e) => e.turnId > 0);
