@@ -314,9 +314,10 @@ export class Dialogue {
     // LLM → TTS → (gate) → phone. The caller's words join the history only when the turn is theirs; until then
     // the LLM sees them on a copy.
     let speaking: Promise<SpeechResult> | null = null;
-    const llmStarted = this.#now();
     // What the caller heard of a reply they just cut off belongs in the history this answer is based on.
     await this.#windingDown;
+    // After that wait: the LLM's first-token time is the LLM's alone.
+    const llmStarted = this.#now();
     if (text && !reply.cancelled && !this.#ended) {
       const speech = this.#speech(reply, leases.llm.name);
       speaking = speech.speak(leases.llm.instance.chat(this.#messages(text), this.#callOptions(reply.controller.signal)));
