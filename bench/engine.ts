@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { readWav } from '../main/core/audio/wav.ts';
 import { TwilioCaller } from '../main/sim/twilio-caller.ts';
 import type { TurnMetrics } from '../main/shared/events.ts';
+import { treeCpuSeconds } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const AUDIO = (f: string) => join(ROOT, 'test/fixtures/audio', f);
@@ -102,27 +103,6 @@ export function collectMetrics(server: Server): { metrics: TurnMetrics[]; stop()
   return { metrics, stop: () => controller.abort() };
 }
 
-/** CPU seconds (user + system) used by a process and all its descendants (plugin workers), from /proc. */
-function treeCpuSeconds(root: number): number {
-  const stats = new Map<number, { ppid: number; cpu: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 });
-    } catch {
-      // gone
-    }
-  }
-  let total = 0;
-  const walk = (pid: number) => {
-    total += stats.get(pid)?.cpu ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) walk(child);
-  };
-  walk(root);
-  return total;
-}
 
 /** Pacing of every agent burst a caller received: lateness vs the ideal schedule, and missed play deadlines. */
 function pacing(caller: TwilioCaller): { jitter: number[]; missed: number; frames: number } {

@@ -7,7 +7,6 @@
  *
  * Standalone: `npx tsx bench/plugins.ts [--plugins dir]... [--models dir] [--set plugin.setting=value]...`
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { LlmInstance, PluginInstance, SttInstance, TtsInstance } from '../main/core/plugins/api.ts';
@@ -17,6 +16,7 @@ import { effectiveSettings } from '../main/core/plugins/manifest.ts';
 import { scanPlugins } from '../main/core/plugins/loader.ts';
 import { parseSets } from '../main/core/config.ts';
 import { readWav } from '../main/core/audio/wav.ts';
+import { childRssBytes } from './proc.ts';
 
 export interface BenchOptions {
   pluginsDirs: string[];
@@ -43,25 +43,6 @@ export interface PluginBench {
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-function childRssBytes(): number {
-  let total = 0;
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(fields[1]) !== process.pid) continue;
-        total += Number(fields[21]) * 4096; // rss in pages
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // not Linux
-  }
-  return total;
-}
 
 function rss(): number {
   return process.memoryUsage().rss + childRssBytes();

@@ -9,7 +9,7 @@
  *
  * Threads: PARLEY_STANDIN_THREADS, else min(4, cores) — explicit, so both models get the same.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { DEFAULT_PLUGINS } from '../../main/core/plugins/registry.ts';
 import { readWav } from '../../main/core/audio/wav.ts';
 import { STANDIN_LABEL, type StandinSection } from './types.ts';
 import { tokensFor, writeMoonshineTiny, writeWhisperTinyEn, type SttStandinFolder } from './stt-models.ts';
+import { childRssBytes } from '../proc.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = [1, 3, 8];
@@ -32,25 +33,6 @@ const MODELS = [
   { model: 'moonshine-tiny', plugin: 'moonshine-stt', write: writeMoonshineTiny },
 ] as const;
 
-/** Resident memory of this process's child processes (the plugin worker), Linux only; 0 elsewhere. */
-function childRssBytes(): number {
-  let total = 0;
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(fields[1]) === process.pid) total += Number(fields[21]) * 4096;
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // not Linux
-  }
-  return total;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import { scanPlugins } from '../../main/core/plugins/loader.ts';
 import { splitClauses } from '../../main/core/plugins/kit/clauses.js';
 import { piperConfig } from '../../test/helpers/tiny-tts-models.ts';
 import { STANDIN_LABEL, type StandinSection } from './types.ts';
+import { descendantRssBytes } from '../proc.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GENERATOR = fileURLToPath(new URL('./piper_standin.py', import.meta.url));
@@ -40,36 +41,6 @@ const TEXTS = [
   { name: 'long sentence', text: 'I have booked you in with Doctor Patel for a cleaning next Tuesday morning at half past nine so please arrive ten minutes early.' },
 ] as const;
 
-/** Resident memory of this process's descendants (the plugin worker and its ONNX child), Linux only; 0 elsewhere. */
-function descendantRssBytes(): number {
-  const parent = new Map<number, number>();
-  const rss = new Map<number, number>();
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        parent.set(Number(entry), Number(fields[1]));
-        rss.set(Number(entry), Number(fields[21]) * 4096);
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    return 0; // not Linux
-  }
-  let total = 0;
-  for (const [pid, bytes] of rss) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === process.pid) {
-        total += bytes;
-        break;
-      }
-    }
-  }
-  return total;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
