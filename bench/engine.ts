@@ -105,7 +105,7 @@ export function collectMetrics(server: Server): { metrics: TurnMetrics[]; stop()
 
 
 /** Pacing of every agent burst a caller received: lateness vs the ideal schedule, and missed play deadlines. */
-function pacing(caller: TwilioCaller): { jitter: number[]; missed: number; frames: number } {
+export function pacing(caller: TwilioCaller): { jitter: number[]; missed: number; frames: number } {
   const jitter: number[] = [];
   let missed = 0;
   let frames = 0;

@@ -6,6 +6,8 @@
  * `npm run bench -- echo` — the echo guard's CPU per call at 50 calls.
  * `npm run bench -- turns` — turn-taking only: caller-side voice-to-voice, VAD lag, serial vs preemptive.
  * `npm run bench -- llm-turns MODEL.gguf` — llama-llm first token at turn 8 vs turn 1 on a kept cache.
+ * `npm run bench -- concurrent --standin [--levels 1,2,4,8] [--turns 3]` — 1, 2, 4 and 8 simultaneous calls on the
+ *   real plugins with real-shape stand-in models: voice-to-voice, LLM first token, late frames, loop delay, CPU, memory.
  */
 import { benchEngine, formatEngineBench } from './engine.ts';
 
@@ -31,7 +33,12 @@ async function main(): Promise<void> {
     process.stdout.write((await runLlmTurnBench(rest[0]!)).text + '\n');
     return;
   }
-  if (what !== 'engine') throw new Error(`unknown bench "${what}" (engine, turns, plugins or llm-turns MODEL.gguf)`);
+  if (what === 'concurrent') {
+    const { runConcurrentCli } = await import('./concurrent.ts');
+    await runConcurrentCli(rest);
+    return;
+  }
+  if (what !== 'engine') throw new Error(`unknown bench "${what}" (engine, turns, echo, plugins, concurrent --standin or llm-turns MODEL.gguf)`);
   const i = rest.indexOf('--levels');
   const levels = i >= 0 ? rest[i + 1]!.split(',').map(Number) : undefined;
   const result = await benchEngine({ levels });

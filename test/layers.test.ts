@@ -103,6 +103,7 @@ const LAYERS: [name: string, paths: string[]][] = [
   ['plugins', ['core/plugins']],
   ['config', ['core/config', 'core/settings', 'core/env-example', 'core/status-board']],
   ['twilio, records, models', ['core/twilio', 'core/records', 'core/models']],
+  ['tools', ['core/tools']],
   ['conversation', ['core/conversation']],
   ['calls', ['core/calls']],
   ['server', ['core/server']],

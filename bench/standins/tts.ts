@@ -68,7 +68,7 @@ function findPython(): string {
 }
 
 /** The stand-in voice (.onnx + .onnx.json) in a cache folder; generated when missing. Throws "not measured" reasons. */
-function standinVoice(log: (line: string) => void): { onnx: string; info: GeneratorInfo; generatedMs?: number } {
+export function standinVoice(log: (line: string) => void): { onnx: string; info: GeneratorInfo; generatedMs?: number } {
   const hash = createHash('sha256').update(readFileSync(GENERATOR)).digest('hex').slice(0, 12);
   const dir = join(process.env.PARLEY_STANDIN_CACHE || join(tmpdir(), 'parley-standins'), `piper-medium-${hash}`);
   const onnx = join(dir, 'en_US-standin-medium.onnx');

@@ -10,6 +10,7 @@ import { APP_ROOT, helpText, loadConfig, parseArgs } from '../core/config.ts';
 import { errorMessage, isParleyError } from '../core/errors.ts';
 import { attachWebGui, newGuiToken } from '../web/gui-server.ts';
 import { headlessHost } from '../web/headless-host.ts';
+import { rendererBuilder } from '../web/renderer-build.ts';
 import { rendererBuilt } from '../web/static-files.ts';
 
 async function main(): Promise<void> {
@@ -23,11 +24,19 @@ async function main(): Promise<void> {
   // The GUI link carries the control token when one is configured, else a fresh random one for this run.
   const randomToken = newGuiToken();
   const version = (JSON.parse(readFileSync(resolve(APP_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const gui = attachWebGui(core, { token: () => config.controlToken || randomToken, host: headlessHost(version) });
+  // Straight after `npm install` there is no built GUI yet: build it now (and on demand, should it be removed).
+  const build = rendererBuilder();
+  const gui = attachWebGui(core, { token: () => config.controlToken || randomToken, host: headlessHost(version), build });
   const addr = await core.start();
   process.stdout.write(`listening on ${addr.url}\n`);
   process.stdout.write(`GUI: ${gui.url()}\n`);
-  if (!rendererBuilt()) process.stdout.write('  (the GUI is not built yet: run `npm run build`, or use `npm start`, which builds it)\n');
+  if (!rendererBuilt()) {
+    process.stdout.write('  (building the GUI, a few seconds; the link works meanwhile and shows it once built)\n');
+    build().then(
+      () => process.stdout.write('  GUI built.\n'),
+      (err: unknown) => process.stdout.write(`  the GUI could not be built: ${errorMessage(err)}\n`),
+    );
+  }
   // The control API's bearer token (PARLEY_CONTROL_TOKEN, or generated into the data folder on first run).
   process.stdout.write(`control API: curl -H "Authorization: Bearer ${config.controlToken}" ${addr.url}/status   (docs/api.md)\n`);
   const showPublic = (u: string | null | undefined) => u && process.stdout.write(`public URL (Twilio): ${u}  → voice webhook ${u}/voice/incoming\n`);

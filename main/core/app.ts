@@ -16,6 +16,7 @@ import { ParleyError, errorMessage } from './errors.ts';
 import { CoreEvents, type CallStatus } from './event-bus.ts';
 import { consoleSink, createLogger, type Logger } from './log.ts';
 import { PluginRegistry } from './plugins/registry.ts';
+import { poolSize } from './plugins/worker-pool.ts';
 import { checkControlToken, hostProblem, isLoopbackPeer, twilioSignatureAuthorizer, type Authorizer } from './server/access.ts';
 import { DEFAULT_LISTENER_LIMITS, HttpServer, type ListenerLimits } from './server/http.ts';
 import { DEFAULT_MEDIA_MAX_BUFFERED_BYTES, DEFAULT_START_TIMEOUT_MS, MediaSocketServer } from './server/media-socket.ts';
@@ -34,9 +35,12 @@ import { callRoutes } from './server/call-routes.ts';
 import type { Backoff, NgrokConnect } from './tunnel/ngrok.ts';
 import { PublicEndpoint } from './tunnel/public-endpoint.ts';
 import { TwilioAccount } from './twilio/account.ts';
+import { CallFeatures } from './calls/call-features.ts';
 import { CallRegistry, type CallTimeouts } from './calls/call-registry.ts';
 import { hangUp } from './calls/hang-up.ts';
 import { openCall } from './calls/open-call.ts';
+import { createActionHost, twilioActionHost } from './calls/action-host.ts';
+import { toolSelected } from './tools/call-tools.ts';
 import { signatureSetupWarning } from './twilio/signature.ts';
 import type { LiveCall } from '../shared/calls.ts';
 export type { LiveCall } from '../shared/calls.ts';
@@ -92,6 +96,8 @@ export interface Core {
   start(): Promise<{ url: string; host: string; port: number }>;
   stop(): Promise<void>;
   interrupt(callSid: string): void;
+  /** A private note for the agent's next reply on a live call (never spoken to the caller). */
+  whisper(callSid: string, text: string): { turnId: number };
   calls(): LiveCall[];
   /** The conversation settings new calls get (GUI edits change them live). */
   conversationSettings(): ConversationSettings;
@@ -110,6 +116,8 @@ export interface Core {
   doctor(): Promise<DoctorReport>;
   /** The public base URL Twilio reaches this app at ('' until there is one): PUBLIC_URL, else the tunnel's. */
   publicUrl(): string;
+  /** Transfer, text messages, keys and voicemail on live calls (what tools ask for through host actions). */
+  readonly callFeatures: CallFeatures;
 }
 
 export function createCore(config: Config, options: CoreOptions = {}): Core {
@@ -134,6 +142,10 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     events,
     watch: options.watchPlugins ?? true,
     warm: options.warmPlugins ?? true,
+    toolOffered: (tool, plugin) => toolSelected(config.tools, tool, plugin),
+    // STT and TTS run in a pool of worker processes each (fair per-call queue); the LLM batches calls itself; the
+    // turn model is cheap: one process, but queued fairly too.
+    pools: { stt: poolSize(config.sttWorkers), tts: poolSize(config.ttsWorkers), turn: 1 },
   });
 
   const models = new ModelLibrary({
@@ -195,10 +207,12 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   // The loopback listener answers only to loopback names (and PUBLIC_URL's host): no DNS rebinding.
   const http = new HttpServer({ log, authorize, limits: listenerLimits, hostProblem: (req) => hostProblem(req, { publicUrl: config.publicUrl, bindHost: config.host }) });
 
+  // What tools' host actions do to a call (tools/actions.ts): end it, keep a message.
+  const actions = { ...createActionHost({ calls, account, events, log: log.child({ component: 'tools' }) }), ...twilioActionHost(() => features) };
   const media = new MediaSocketServer({
     log,
     onStart: (start, socket) =>
-      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission, recorder: () => records }, start, socket),
+      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission, recorder: () => records, resume: (sid, p) => features.resumeFor(sid, p), actions }, start, socket),
     onProblem: (callSid, code, message) => events.emit({ type: 'call.error', callSid, code, message, at: Date.now() }),
     startTimeoutMs: limits.mediaStartTimeoutMs,
     maxBufferedBytes: limits.mediaMaxBufferedBytes,
@@ -219,7 +233,15 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     records: records ? records.status : null,
   });
   // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
-  const twilioRoutes = voiceRoutes({ publicUrl: () => endpoint.url(), statusCallback: (st) => void calls.update(st), announce: (sid) => calls.announce(sid) });
+  // Transfer, text messages, keys and voicemail: what the agent's tools do through Twilio.
+  const features: CallFeatures = new CallFeatures({ config, account, calls, events, log, publicUrl: () => endpoint.url(), hangup: (sid) => hangUp(calls, account, sid) });
+  const twilioRoutes = voiceRoutes({
+    publicUrl: () => endpoint.url(),
+    statusCallback: (st) => void calls.update(st),
+    announce: (sid) => calls.announce(sid),
+    transferResult: (form) => features.transferResult(form),
+    answeredBy: (form) => features.answeredBy(form),
+  });
   // Where Twilio reaches us: PUBLIC_URL or the ngrok tunnel (which only ever sees the Twilio routes).
   const endpoint = new PublicEndpoint({
     config,
@@ -253,11 +275,12 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   };
   const hangup = (callSid: string) => hangUp(calls, account, callSid);
   const interrupt = (callSid: string) => calls.interrupt(callSid);
+  const whisper = (callSid: string, text: string) => calls.whisper(callSid, text);
   const liveCalls = () => calls.live();
   http.route(
     ...twilioRoutes,
     ...controlRoutes({ subscribe: (listener) => events.onAny(listener), health, status: () => board.get(), doctor, log, sseMaxBufferedBytes: limits.sseMaxBufferedBytes }),
-    ...callRoutes({ liveCalls, dial, hangup, interrupt }),
+    ...callRoutes({ liveCalls, dial, hangup, interrupt, whisper, lines: () => ({ inUse: calls.inUse, capacity: callCapacity(config.maxCalls) }) }),
     ...pluginRoutes(plugins),
     ...modelRoutes(models),
     ...recordRoutes(() => records),
@@ -335,12 +358,14 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       loopDelay.disable();
     },
     interrupt,
+    whisper,
     calls: liveCalls,
     dial,
     hangup,
     status: () => board.get(),
     doctor,
     publicUrl: () => endpoint.url(),
+    callFeatures: features,
     conversationSettings: () => conversationSettings(config),
     applySettings(patch) {
       const valid = validatePatch(patch);

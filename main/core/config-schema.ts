@@ -56,6 +56,12 @@ export interface Config {
   greeting: string;
   systemPrompt: string;
   apology: string;
+  /** Tools offered to the LLM: tool or tool-plugin names, comma-separated ('' = every tool; `none` = no tools). */
+  tools: string;
+  /** Longest one tool call may take before the LLM gets an error result instead, ms. */
+  toolTimeoutMs: number;
+  /** Said when a tool takes longer than about a second, so the line is not silent ('' = say nothing). */
+  toolFiller: string;
   maxHistory: number;
   twilioAccountSid: string;
   twilioAuthToken: string;
@@ -69,11 +75,27 @@ export interface Config {
   maxStreams: number;
   /** Calls served at once (0 = from the machine's cores, see callCapacity); one more hears the busy notice. */
   maxCalls: number;
+  /** Worker processes per speech-to-text plugin (0 = from the cores, see poolSize in plugins/worker-pool.ts). */
+  sttWorkers: number;
+  /** Worker processes per text-to-speech plugin (0 = from the cores). */
+  ttsWorkers: number;
   maxConnectionsPerAddress: number;
   recordCalls: boolean;
   retentionDays: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'pretty' | 'json';
+  /** Where `transfer_call` puts the caller through (E.164; '' = no transfers). A persona may override it. */
+  transferNumber: string;
+  /** Spoken before a transfer ("connecting you"). */
+  transferMessage: string;
+  /** Spoken when the caller comes back because nobody answered the transfer. */
+  transferNoAnswerMessage: string;
+  /** `send_sms` may text numbers other than the caller's own. */
+  smsToAnyNumber: boolean;
+  /** Outbound calls ask Twilio for answering-machine detection (async, to the end of the greeting). */
+  machineDetection: boolean;
+  /** Left on an answering machine after the beep, then the call hangs up ('' = hang up without a message). */
+  voicemailMessage: string;
   /** Per-plugin settings: `--set <plugin>.<setting>=<value>`. */
   pluginSettings: Record<string, Record<string, unknown>>;
 }
@@ -110,6 +132,9 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
     'You are a friendly, helpful voice assistant on a phone call. Answer in one or two short spoken sentences. ' +
     'No lists, no markdown, no emoji. If you did not understand, ask the caller to repeat.',
   apology: 'Sorry, I had a problem there. Could you say that again?',
+  tools: '',
+  toolTimeoutMs: 10_000,
+  toolFiller: 'One moment.',
   maxHistory: 20,
   twilioAccountSid: '',
   twilioAuthToken: '',
@@ -122,11 +147,19 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   dialRatePerMinute: 5,
   maxStreams: 20,
   maxCalls: 0,
+  sttWorkers: 0,
+  ttsWorkers: 0,
   maxConnectionsPerAddress: 100,
   recordCalls: false,
   retentionDays: 0,
   logLevel: 'info',
   logFormat: 'pretty',
+  transferNumber: '',
+  transferMessage: 'Connecting you now. Please hold.',
+  transferNoAnswerMessage: "Sorry, nobody picked up. I can take a message, or help you myself.",
+  smsToAnyNumber: false,
+  machineDetection: true,
+  voicemailMessage: 'Hello, this is an automated assistant returning your call. Please call us back when you can. Goodbye.',
 };
 
 export const SETTINGS: readonly SettingDef[] = [
@@ -159,6 +192,9 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'greeting', env: 'PARLEY_GREETING', flag: 'greeting', type: 'string', help: 'Spoken when a call connects (empty = none)' },
   { key: 'systemPrompt', env: 'PARLEY_SYSTEM_PROMPT', flag: 'system-prompt', type: 'string', help: 'The system prompt given to the LLM' },
   { key: 'apology', env: 'PARLEY_APOLOGY', flag: 'apology', type: 'string', help: 'Spoken when a plugin fails during a turn' },
+  { key: 'tools', env: 'PARLEY_TOOLS', flag: 'tools', type: 'string', help: 'Tools the agent may use: tool names or tool-plugin names, comma-separated (empty = all built-ins and every tool plugin; none = no tools)' },
+  { key: 'toolTimeoutMs', env: 'PARLEY_TOOL_TIMEOUT_MS', flag: 'tool-timeout-ms', type: 'int', min: 100, max: 120_000, help: 'Longest one tool call may take; then the agent is told it failed and the call goes on, ms' },
+  { key: 'toolFiller', env: 'PARLEY_TOOL_FILLER', flag: 'tool-filler', type: 'string', help: 'Said when a tool takes longer than about a second (empty = stay silent)' },
   { key: 'maxHistory', env: 'PARLEY_MAX_HISTORY', flag: 'max-history', type: 'int', min: 1, max: 1_000, help: 'Messages of history sent to the LLM' },
   { key: 'twilioAccountSid', env: 'TWILIO_ACCOUNT_SID', type: 'string', help: 'Twilio Account SID (AC…)' },
   { key: 'twilioAuthToken', env: 'TWILIO_AUTH_TOKEN', type: 'string', secret: true, help: 'Twilio Auth Token (also used to validate webhook signatures)' },
@@ -171,11 +207,19 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'dialRatePerMinute', env: 'PARLEY_DIAL_RATE', flag: 'dial-rate', type: 'int', min: 1, max: 1_000, help: 'Outbound calls allowed per minute' },
   { key: 'maxStreams', env: 'PARLEY_MAX_STREAMS', flag: 'max-streams', type: 'int', min: 1, max: 10_000, help: 'Concurrent media streams (calls) accepted; more get a 503. The default is well above what one computer serves with real models (a few calls at once)' },
   { key: 'maxCalls', env: 'PARLEY_MAX_CALLS', flag: 'max-calls', type: 'int', min: 0, max: 1_000, help: 'Calls served at once; one more hears a short "all lines are busy" notice and is hung up (never a model run). 0 = from the cores: 2 on a machine with up to 4 cores, then one per 2 cores, at most 8 — a conservative guess, since real-model cost per call is not measured yet (the concurrency bench will refine it). Below PARLEY_MAX_STREAMS' },
+  { key: 'sttWorkers', env: 'PARLEY_STT_WORKERS', flag: 'stt-workers', type: 'int', min: 0, max: 16, help: 'Worker processes for the speech-to-text plugin: that many calls are transcribed at once, the others wait their turn fairly (a hung-up or interrupted call leaves the queue at once). 0 = one per 2 cores, 1 to 4 (each model run already uses several threads). Each worker holds its own copy of the model' },
+  { key: 'ttsWorkers', env: 'PARLEY_TTS_WORKERS', flag: 'tts-workers', type: 'int', min: 0, max: 16, help: 'Worker processes for the text-to-speech plugin, as --stt-workers. 0 = one per 2 cores, 1 to 4' },
   { key: 'maxConnectionsPerAddress', env: 'PARLEY_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', type: 'int', min: 1, max: 100_000, help: 'Open connections one client address may hold on each listener (tunnelled and locally proxied traffic all comes from 127.0.0.1)' },
   { key: 'recordCalls', env: 'PARLEY_RECORD_CALLS', flag: 'record-calls', type: 'bool', help: 'Record calls to WAV (check the consent laws where you and your callers are)' },
   { key: 'retentionDays', env: 'PARLEY_RETENTION_DAYS', flag: 'retention-days', type: 'int', min: 0, max: 36_500, help: 'Delete call records older than this many days (0 = keep forever)' },
   { key: 'logLevel', env: 'PARLEY_LOG_LEVEL', flag: 'log-level', type: 'enum', values: ['debug', 'info', 'warn', 'error'], help: 'Log level' },
   { key: 'logFormat', env: 'PARLEY_LOG_FORMAT', flag: 'log-format', type: 'enum', values: ['pretty', 'json'], help: 'Log format on stderr' },
+  { key: 'transferNumber', env: 'PARLEY_TRANSFER_NUMBER', flag: 'transfer-number', type: 'string', help: 'Number (E.164) the transfer_call tool puts callers through to; empty = no transfers' },
+  { key: 'transferMessage', env: 'PARLEY_TRANSFER_MESSAGE', flag: 'transfer-message', type: 'string', help: 'Spoken before a transfer' },
+  { key: 'transferNoAnswerMessage', env: 'PARLEY_TRANSFER_NO_ANSWER_MESSAGE', flag: 'transfer-no-answer-message', type: 'string', help: 'Spoken when the caller comes back to the agent because the transfer was not answered' },
+  { key: 'smsToAnyNumber', env: 'PARLEY_SMS_TO_ANY_NUMBER', flag: 'sms-to-any-number', type: 'bool', help: "Let the send_sms tool text numbers other than the caller's own (off: the caller only)" },
+  { key: 'machineDetection', env: 'PARLEY_MACHINE_DETECTION', flag: 'machine-detection', type: 'bool', help: "Outbound calls use Twilio's answering-machine detection (billed by Twilio per call): on a machine, the voicemail message is left after the beep" },
+  { key: 'voicemailMessage', env: 'PARLEY_VOICEMAIL_MESSAGE', flag: 'voicemail-message', type: 'string', help: 'Left on an answering machine after the beep, then the call hangs up (empty = hang up without a message)' },
 ];
 
 /**

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
+  | 'LINES_BUSY'
   | 'INVALID_NUMBER'
   | 'TWILIO_ERROR'
   | 'NOT_CONFIGURED'

@@ -49,6 +49,7 @@ export function createHandlers(core: Core, host: HostServices): Handlers {
     'calls.list': async () => core.calls(),
     'calls.dial': async ({ to, from }) => core.dial(from === undefined ? { to } : { to, from }),
     'calls.interrupt': async ({ callSid }) => (core.interrupt(callSid), null),
+    'calls.whisper': async ({ callSid, text }) => core.whisper(callSid, text),
     'calls.hangup': async ({ callSid }) => (await core.hangup(callSid), null),
     'status.get': async () => core.status(),
     'status.doctor': async () => core.doctor(),

@@ -69,6 +69,7 @@ export interface Channels {
   'calls.list': { request: null; response: LiveCall[] };
   'calls.dial': { request: { to: string; from?: string }; response: { callSid: string } };
   'calls.interrupt': { request: { callSid: string }; response: null };
+  'calls.whisper': { request: { callSid: string; text: string }; response: { turnId: number } };
   'calls.hangup': { request: { callSid: string }; response: null };
   'status.get': { request: null; response: StatusReport };
   'status.doctor': { request: null; response: DoctorReport };
@@ -100,6 +101,7 @@ export const CHANNELS = [
   'calls.list',
   'calls.dial',
   'calls.interrupt',
+  'calls.whisper',
   'calls.hangup',
   'status.get',
   'status.doctor',
@@ -187,6 +189,11 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
   },
   'calls.interrupt': sidOnly('callSid') as (c: string, v: unknown) => { callSid: string },
   'calls.hangup': sidOnly('callSid') as (c: string, v: unknown) => { callSid: string },
+  'calls.whisper': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { callSid, text }');
+    onlyKeys(c, v, ['callSid', 'text']);
+    return { callSid: str(c, v.callSid, 'callSid'), text: str(c, v.text, 'text', 1000) };
+  },
   'status.get': none,
   'status.doctor': none,
   'plugins.list': none,

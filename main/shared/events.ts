@@ -43,6 +43,12 @@ export interface TurnMetrics {
   speechEndAudioMs?: number;
 }
 
+/** Who answered an outbound call, as Parley shows it. */
+export type AnsweredBy = 'human' | 'machine' | 'unknown';
+
+/** `dialing` first, then Twilio's DialCallStatus: answered-and-done is `completed`. */
+export type TransferStage = 'dialing' | 'completed' | 'answered' | 'no-answer' | 'busy' | 'failed' | 'canceled';
+
 export interface CallPlugins {
   stt: string;
   llm: string;
@@ -103,9 +109,45 @@ export type CoreEvent =
     }
   | { type: 'turn.metrics'; callSid: string; turnId: number; metrics: TurnMetrics; at: number }
   | { type: 'call.dtmf'; callSid: string; digit: string; at: number }
+  /**
+   * Twilio's answering-machine verdict on an outbound call: `answeredBy` is Twilio's own value (human,
+   * machine_end_beep, machine_end_silence, machine_end_other, machine_start, fax, unknown); `outcome` is what
+   * Parley shows. `detectionMs`: how long Twilio took.
+   */
+  | { type: 'call.answered_by'; callSid: string; answeredBy: string; outcome: AnsweredBy; detectionMs?: number; at: number }
+  /** A hand-off to a human: dialling them, then how it went (`returned`: the caller is back with the agent). */
+  | { type: 'call.transfer'; callSid: string; to: string; stage: TransferStage; returned?: boolean; at: number }
+  /** A text message sent (or refused) for a call. Never the message body: that is the caller's data. */
+  | { type: 'call.sms'; callSid: string; to: string; status: 'sent' | 'refused' | 'failed'; detail?: string; at: number }
+  /** The agent sent DTMF digits to the far end (navigating a phone menu). */
+  | { type: 'call.keys'; callSid: string; digits: string; at: number }
   | { type: 'call.interrupted'; callSid: string; turnId: number; source: 'barge-in' | 'manual'; at: number }
+  /** The person at the desk whispered a private note to the agent for its next reply (`turnId`); never spoken. */
+  | { type: 'call.whisper'; callSid: string; turnId: number; text: string; at: number }
   /** The caller only acknowledged ("mm-hm") over the agent: playback stopped for it and then went on. */
   | { type: 'call.backchannel'; callSid: string; turnId: number; text: string; at: number }
+  /**
+   * The agent used a tool during turn `turnId`: `running` when it starts, then one of done (with the `result`
+   * the LLM got), failed or cancelled (with the `error`; cancelled: the caller interrupted). An action between
+   * turns in the transcript and the records.
+   */
+  | {
+      type: 'call.tool';
+      callSid: string;
+      turnId: number;
+      toolCallId: string;
+      name: string;
+      arguments: Record<string, unknown>;
+      state: 'running' | 'done' | 'failed' | 'cancelled';
+      result?: string;
+      error?: string;
+      durationMs?: number;
+      at: number;
+    }
+  /** A message was taken for the owner (the take_message tool): kept in the records, shown in the inbox. */
+  | { type: 'call.message'; callSid: string; name: string; callback: string; message: string; at: number }
+  /** The inbox changed (a message taken, marked done or deleted): the GUI re-reads it. */
+  | { type: 'messages.changed'; at: number }
   | { type: 'call.error'; callSid: string | null; code: string; message: string; at: number }
   | { type: 'plugins.changed'; at: number }
   | {

@@ -3,8 +3,18 @@
  * shapes, also part of the plugin contract in main/core/plugins/api.ts), and the registry's view of each one.
  */
 
-/** `turn` (a turn model, extension to v1) is optional: without one, a turn ends after the silence. */
-export type PluginKind = 'stt' | 'llm' | 'tts' | 'turn';
+/**
+ * `turn` (a turn model, extension to v1) is optional: without one, a turn ends after the silence. `tool`
+ * (extension to v1): any number are active at once, each offering the LLM one or more tools.
+ */
+export type PluginKind = 'stt' | 'llm' | 'tts' | 'turn' | 'tool';
+
+/** A tool as offered to the LLM: its parameters are a JSON Schema (an object schema). */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
 
 /** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */
 export interface SettingSpec {
@@ -61,4 +71,6 @@ export interface PluginInfo {
   settings: Record<string, SettingSpec>;
   values: Record<string, unknown>;
   models: ModelSpec[];
+  /** A tool plugin's tools, once its instance has started (and whether each is offered to calls). */
+  tools?: (ToolSpec & { offered: boolean })[];
 }

@@ -2,7 +2,7 @@
  * What the call records hand out: to the GUI's History view (through IPC), the control API and the export.
  * Times are epoch milliseconds; JSON-safe throughout.
  */
-import type { CallDirection, CallPlugins } from './events.ts';
+import type { AnsweredBy, CallDirection, CallPlugins } from './events.ts';
 
 export interface RecordingInfo {
   /** Relative to the data folder, e.g. `recordings/CA….wav`. */
@@ -27,6 +27,8 @@ export interface CallSummary {
   models: Record<string, string> | null;
   turnCount: number;
   recording: RecordingInfo | null;
+  /** Outbound calls with answering-machine detection: who answered (from the `answered-by` event). */
+  answeredBy?: AnsweredBy | null;
 }
 
 export interface TurnLatencies {
@@ -52,7 +54,7 @@ export interface TurnRecord {
   latencies: TurnLatencies | null;
 }
 
-export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended';
+export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended' | 'answered-by' | 'transfer' | 'sms' | 'keys' | 'whisper' | 'turn-end';
 
 export interface EventRecord {
   id: number;

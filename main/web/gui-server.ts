@@ -29,6 +29,8 @@ export interface WebGuiOptions {
   token: () => string;
   host: Omit<HostServices, 'recordingUrl'>;
   rendererDir?: string;
+  /** Builds the GUI when it is not built yet (main/web/renderer-build.ts); without it, a missing GUI is a 503. */
+  build?: () => Promise<void>;
 }
 
 export interface WebGui {
@@ -69,10 +71,18 @@ export function attachWebGui(core: Core, options: WebGuiOptions): WebGui {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   const log = core.log.child({ component: 'gui-bridge' });
 
-  const serveRenderer = ({ req, res, url }: { req: IncomingMessage; res: ServerResponse; url: URL }) => {
+  const serveRenderer = async ({ req, res, url }: { req: IncomingMessage; res: ServerResponse; url: URL }) => {
     const problem = localOnlyProblem(req);
     if (problem) return refuse(res, 403, problem);
     const file = rendererFile(url.pathname, rendererDir);
+    if (file && options.build && !existsSync(file) && (url.pathname === '/' || url.pathname === '/index.html')) {
+      try {
+        await options.build();
+      } catch (err) {
+        log.error('could not build the GUI', { error: errorMessage(err) });
+        return refuse(res, 503, `The GUI could not be built: ${errorMessage(err)}`);
+      }
+    }
     if (!file || !existsSync(file)) {
       if (url.pathname === '/' || url.pathname === '/index.html') return refuse(res, 503, 'The GUI is not built yet: run `npm run build` (or `npm start`, which builds it).');
       return refuse(res, 404, 'not found');

@@ -1,6 +1,6 @@
 /**
  * A local stand-in for api.twilio.com (node:http), driven by the real `twilio` client: calls (create, update,
- * fetch), the account, and incoming phone numbers (list, update), with Basic auth checked like Twilio does and
+ * fetch), messages (create), the account, and incoming phone numbers (list, update), with Basic auth checked like Twilio does and
  * Twilio-shaped error bodies on demand. Every request is recorded with its form parameters.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -49,6 +49,8 @@ export class FakeTwilio {
   readonly server = http.createServer((req, res) => void this.#handle(req, res));
   readonly requests: RecordedTwilioRequest[] = [];
   readonly calls = new Map<string, FakeCall>();
+  /** Text messages sent (Messages API). */
+  readonly messages: { sid: string; to: string; from: string; body: string; status: string }[] = [];
   readonly numbers: FakeNumber[] = [
     { sid: 'PN' + 'b2'.repeat(16), phone_number: TWILIO_NUMBER, voice_url: 'https://demo.twilio.com/welcome/voice/', voice_method: 'POST', status_callback: '', status_callback_method: 'POST' },
   ];
@@ -112,6 +114,11 @@ export class FakeTwilio {
       const call: FakeCall = { sid: sid('CA'), to: form.get('To') ?? '', from: form.get('From') ?? '', status: 'queued', direction: 'outbound-api' };
       this.calls.set(call.sid, call);
       return this.#send(res, 201, this.#callJson(call));
+    }
+    if (method === 'POST' && p === `${base}/Messages.json`) {
+      const m = { sid: sid('SM'), account_sid: ACCOUNT_SID, to: form.get('To') ?? '', from: form.get('From') ?? '', body: form.get('Body') ?? '', status: 'queued', uri: `${base}/Messages/x.json` };
+      this.messages.push(m);
+      return this.#send(res, 201, m);
     }
     const callPath = new RegExp(`^${base}/Calls/(CA[0-9a-f]{32})\\.json$`).exec(p);
     if (callPath) {

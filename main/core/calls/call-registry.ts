@@ -68,6 +68,8 @@ export interface LiveSession {
   /** A call refused for capacity, hearing the busy notice: holds no plugins, not a call in use, not listed. */
   readonly busy?: boolean;
   interrupt(source: 'manual'): void;
+  /** A private note for the agent's next reply (Dialogue.whisper); returns that turn's number. */
+  whisper?(text: string): number;
   end(reason: string): void;
 }
 
@@ -189,6 +191,13 @@ export class CallRegistry {
     const session = this.session(callSid);
     if (!session) throw notFound(callSid);
     session.interrupt('manual');
+  }
+
+  /** Whisper a note to the agent on a live call (`POST /calls/:sid/whisper`); returns the turn it is for. */
+  whisper(callSid: string, text: string): { turnId: number } {
+    const session = this.session(callSid);
+    if (!session?.whisper || session.busy) throw notFound(callSid);
+    return { turnId: session.whisper(text) };
   }
 
   /** End a call's session and close its stream from this side. Returns whether it had one. */

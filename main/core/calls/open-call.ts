@@ -13,11 +13,13 @@ import { callCapacity, type Config } from '../config.ts';
 import { ParleyError } from '../errors.ts';
 import type { CoreEvents } from '../event-bus.ts';
 import type { Logger } from '../log.ts';
-import type { PluginKind } from '../plugins/api.ts';
+import type { ChatMessage, PluginKind } from '../plugins/api.ts';
 import type { Lease, PluginRegistry } from '../plugins/registry.ts';
 import type { StartMessage } from '../twilio/media-stream.ts';
 import { callDirection } from '../twilio/twiml.ts';
 import { BusyNotice } from './busy-notice.ts';
+import { openCallTools } from '../tools/open-tools.ts';
+import type { ActionHost } from '../tools/actions.ts';
 import type { CallRegistry, StreamSocket } from './call-registry.ts';
 
 export interface OpenCallDeps {
@@ -33,6 +35,10 @@ export interface OpenCallDeps {
   requireAdmission(): boolean;
   /** Where call audio is recorded, when recording is on (null: not recorded). */
   recorder(): { recordAudio(callSid: string, frame: TappedFrame): void } | null;
+  /** What tools' host actions do (end the call, keep a message); without it, calls get no tools. */
+  actions?: ActionHost;
+  /** A call coming back to the agent (an unanswered transfer): its conversation so far and what to say first. */
+  resume?(callSid: string, parameters: Record<string, string>): { history: ChatMessage[]; lastTurnId: number; greeting: string } | null;
 }
 
 export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | BusyNotice {
@@ -64,6 +70,11 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
     if (turn) taken.push(turn);
     const leases = { stt: take('stt'), llm: take('llm'), tts: take('tts'), turn };
     const p = s.customParameters;
+    const tools = deps.actions ? openCallTools({ config: deps.config, plugins, host: deps.actions, events: deps.events, log: deps.log, call: { callSid: s.callSid, from: p.from ?? null, to: p.to ?? null, direction: callDirection(p.direction) } }) : null;
+    if (tools) taken.push(...tools.leases);
+    const resume = deps.resume?.(s.callSid, p) ?? null;
+    const settings = conversationSettings(deps.config);
+    if (resume) settings.greeting = resume.greeting;
     session = new CallSession({
       callSid: s.callSid,
       streamSid: s.streamSid,
@@ -77,8 +88,10 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
       log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
       vad: vad.createStream(),
       leases,
-      settings: conversationSettings(deps.config),
+      tools: tools?.tools ?? null,
+      settings,
       pacing: deps.pacing,
+      ...(resume ? { resume: { history: resume.history, lastTurnId: resume.lastTurnId } } : {}),
       onEnded: () => deps.calls.streamEnded(session),
     });
     deps.calls.streamStarted(session, socket);

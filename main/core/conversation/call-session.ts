@@ -23,6 +23,7 @@ import { EchoGuard } from './echo-guard.ts';
 import { Hearing } from './hearing.ts';
 import type { PacingStats } from './pacing-stats.ts';
 import { Playout } from './playout.ts';
+import type { CallTools } from '../tools/call-tools.ts';
 
 export interface CallSessionOptions {
   callSid: string;
@@ -39,12 +40,18 @@ export interface CallSessionOptions {
   log: Logger;
   vad: VadStream;
   leases: { stt: Lease<'stt'>; llm: Lease<'llm'>; tts: Lease<'tts'>; turn?: Lease<'turn'> | null };
+  /** The call's tools (their plugin leases are released with the others when the call ends). */
+  tools?: CallTools | null;
   settings: ConversationSettings;
   /** Shared outbound pacing statistics. */
   pacing?: PacingStats;
   /** Called once when the call ends (after its leases are released and call.ended is emitted). */
   onEnded?(reason: string): void;
   now?: () => number;
+  /** Coming back to the agent after an unanswered transfer: the conversation so far, and its last turn. */
+  resume?: { history: readonly ChatMessage[]; lastTurnId: number };
+  /** Keys pressed within this long of each other are one turn ("[the caller pressed 1 2 3]"). Default 1000 ms. */
+  dtmfGapMs?: number;
 }
 
 export class CallSession {
@@ -64,6 +71,8 @@ export class CallSession {
   readonly #dialogue: Dialogue;
   #inboundMs = 0;
   #ended = false;
+  #keys: string[] = [];
+  #keysTimer: NodeJS.Timeout | null = null;
 
   constructor(options: CallSessionOptions) {
     this.#o = options;
@@ -111,6 +120,8 @@ export class CallSession {
       log: this.#log,
       signal: this.#call.signal,
       now,
+      tools: options.tools ?? null,
+      ...(options.resume ? { history: options.resume.history, firstTurnId: options.resume.lastTurnId } : {}),
     });
   }
 
@@ -165,6 +176,40 @@ export class CallSession {
   onDtmf(digit: string): void {
     this.#log.info('dtmf', { digit });
     this.#o.events.emit({ type: 'call.dtmf', callSid: this.callSid, digit, at: Date.now() });
+    if (this.#ended) return;
+    // The LLM reads the keys as the caller's turn, once they stop pressing.
+    this.#keys.push(digit);
+    if (this.#keysTimer) clearTimeout(this.#keysTimer);
+    this.#keysTimer = setTimeout(() => {
+      this.#keysTimer = null;
+      const keys = this.#keys.splice(0);
+      void this.#dialogue.respondToText(`[the caller pressed ${keys.join(' ')}]`);
+    }, this.#o.dtmfGapMs ?? 1000);
+  }
+
+  /** The last turn's number. */
+  get turnId(): number {
+    return this.#dialogue.turnId;
+  }
+
+  /** The agent's last words before a transfer or a voicemail hang-up (see Dialogue.finalWords). */
+  finalWords(text: string, options: { interrupt: boolean }): Promise<void> {
+    return this.#ended ? Promise.resolve() : this.#dialogue.finalWords(text, options);
+  }
+
+  /** The call did not move on after all (a failed transfer): the agent answers the caller again. */
+  reopen(): void {
+    this.#dialogue.reopen();
+  }
+
+  /** Play non-speech audio (DTMF tones) after what is queued; true once Twilio confirms it was played. */
+  sendAudio(frames: Uint8Array[], timeoutMs: number): Promise<boolean> {
+    return this.#ended ? Promise.resolve(false) : this.#dialogue.sendAudio(frames, timeoutMs);
+  }
+
+  /** A private note for the agent's next reply, never spoken (Dialogue.whisper); returns that turn's number. */
+  whisper(text: string): number {
+    return this.#ended ? this.#dialogue.turnId : this.#dialogue.whisper(text);
   }
 
   /** Stop the agent now: Twilio `clear` (always), cancel LLM/TTS in flight, keep only what was heard. */
@@ -176,6 +221,7 @@ export class CallSession {
   end(reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#keysTimer) clearTimeout(this.#keysTimer);
     this.#call.abort();
     this.#hearing.close();
     this.#playout.close();
@@ -184,6 +230,7 @@ export class CallSession {
     // The LLM may free what it kept for this call (its sequence, its KV cache).
     leases.llm.instance.endCall?.(this.callSid)?.catch((err: unknown) => this.#log.debug('the LLM could not free the call', { error: errorMessage(err) }));
     for (const lease of Object.values(leases)) lease?.release();
+    this.#o.tools?.release();
     const endedAt = Date.now();
     this.#log.info('call ended', { reason });
     this.#o.events.emit({ type: 'call.ended', callSid: this.callSid, reason, endedAt, durationMs: endedAt - this.startedAt });

@@ -27,6 +27,8 @@ import type { Hearing, TurnEnd } from './hearing.ts';
 import type { Playout } from './playout.ts';
 import { ReplyGate } from './reply-gate.ts';
 import { Speech, type SpeechResult } from './speech.ts';
+import type { CallTools } from '../tools/call-tools.ts';
+import { ToolLoop } from '../tools/tool-loop.ts';
 import type { Utterance } from './turn-detector.ts';
 
 export interface DialogueOptions {
@@ -40,6 +42,12 @@ export interface DialogueOptions {
   /** The call's signal: aborted when the call ends, which cancels everything in flight. */
   signal: AbortSignal;
   now?: () => number;
+  /** The call's tools: a reply runs through the tool loop (tools/tool-loop.ts) when there are any. */
+  tools?: CallTools | null;
+  /** The conversation so far, when this call comes back to the agent (a transfer nobody answered). */
+  history?: readonly ChatMessage[];
+  /** Turns before this one's first (its records go on after the earlier stream's). */
+  firstTurnId?: number;
 }
 
 interface Reply {
@@ -85,11 +93,21 @@ export class Dialogue {
   #attempt: Attempt | null = null;
   /** The last cancelled reply, until what was heard of it is in the history: the next LLM request waits for it. */
   #windingDown: Promise<void> = Promise.resolve();
+  /** The call is moving on (transfer, voicemail): the agent says its last words and answers nothing more. */
+  #closing = false;
+  #keysSent = 0;
 
   constructor(options: DialogueOptions) {
     this.#o = options;
     this.#log = options.log;
     this.#now = options.now ?? (() => performance.now());
+    if (options.history) this.#history.push(...options.history.map((m) => ({ ...m })));
+    this.#turnId = options.firstTurnId ?? 0;
+  }
+
+  /** The last turn's number. */
+  get turnId(): number {
+    return this.#turnId;
   }
 
   get state(): AgentState {
@@ -137,7 +155,7 @@ export class Dialogue {
   /** The caller started talking: a reply in flight is a barge-in, or (while it speaks) perhaps a backchannel. */
   callerTurnStarted(): void {
     const reply = this.#reply;
-    if (!reply) return;
+    if (!reply || this.#closing) return;
     if (this.#o.settings.backchannel && this.#state === 'speaking' && reply.speech && !reply.held) {
       // Stop what the caller hears now; decide at the end of their turn whether it was only "mm-hm".
       this.#o.playout.clear();
@@ -170,6 +188,22 @@ export class Dialogue {
     this.#log.info('agent interrupted', { source, turnId: reply?.turnId });
     this.#o.hearing.agentActive = false;
     this.#setState('listening');
+  }
+
+  /**
+   * A private note from the person at the desk ("offer Tuesday instead"): a system message in the history, so
+   * the agent's next LLM request (and later ones) carries it. It is never spoken: the caller does not hear it.
+   * A reply prepared during the pause without it is dropped, so the reply to this turn is made with the note.
+   */
+  whisper(text: string): number {
+    const note = text.trim();
+    const turnId = this.#turnId + 1;
+    if (this.#ended || !note) return turnId;
+    this.#history.push({ role: 'system', content: `${WHISPER_PREFIX}${note}` });
+    this.#dropAttempt();
+    this.#o.events.emit({ type: 'call.whisper', callSid: this.#o.callSid, turnId, text: note, at: Date.now() });
+    this.#log.info('whisper note added for the next reply', { turnId, chars: note.length });
+    return turnId;
   }
 
   // ── Turns ────────────────────────────────────────────────────────────────────
@@ -207,7 +241,7 @@ export class Dialogue {
    * here (`respond` with the same utterance end). Off with `preemptive: false`.
    */
   prepare(u: Utterance): void {
-    if (this.#ended || !this.#o.settings.preemptive) return;
+    if (this.#ended || this.#closing || !this.#o.settings.preemptive) return;
     if (this.#reply?.held) {
       // Still short enough to be a backchannel: wait for the end of the turn before preparing anything.
       if (u.speechMs <= this.#o.settings.backchannelMaxMs) return;
@@ -240,7 +274,7 @@ export class Dialogue {
 
   /** The caller's turn is over: answer it, with the reply prepared during the pause if it was for this utterance. */
   async respond(u: Utterance, how: TurnEnd | null = null): Promise<void> {
-    if (this.#ended) return;
+    if (this.#ended || this.#closing) return;
     const turn: Committed = { how, endAt: this.#now(), endpointMs: this.#o.hearing.clockMs - u.speechEndMs };
     let heard: { text: string; sttMs: number } | undefined;
     const held = this.#reply?.held ? this.#reply : null;
@@ -272,6 +306,66 @@ export class Dialogue {
     const reply = this.#begin(++this.#turnId);
     this.#setState('thinking');
     await this.#run(reply, u, Promise.resolve(turn), turn.endAt, heard);
+  }
+
+  /**
+   * A turn the caller took without speaking: `text` is what the LLM reads for it (the keys they pressed, e.g.
+   * `[the caller pressed 1]`). Answered like a spoken turn: it interrupts the agent and joins the history.
+   */
+  async respondToText(text: string): Promise<void> {
+    if (this.#ended || this.#closing || !text.trim()) return;
+    if (this.#reply) this.interrupt('barge-in');
+    this.#dropAttempt();
+    const reply = this.#begin(++this.#turnId);
+    this.#setState('thinking');
+    const at = this.#now();
+    const clock = this.#o.hearing.clockMs;
+    const u: Utterance = { samples: new Float32Array(0), sampleRate: 16000, speechStartMs: clock, speechEndMs: clock, speechMs: 0, truncated: false };
+    await this.#run(reply, u, Promise.resolve({ how: null, endAt: at, endpointMs: 0 }), at, { text, sttMs: 0 });
+  }
+
+  /**
+   * The agent's last words before the call moves on (a transfer, a voicemail): said as they are, with no barge-in,
+   * and nothing the caller says is answered any more. `interrupt` first stops what the agent is saying (a
+   * voicemail starts on the beep); without it the words follow what is already queued. Resolves once Twilio has
+   * played them (or the call ended).
+   */
+  async finalWords(text: string, options: { interrupt: boolean }): Promise<void> {
+    if (this.#ended) return;
+    if (options.interrupt && this.#reply) this.interrupt('manual');
+    this.#dropAttempt();
+    this.#closing = true;
+    if (!text.trim()) return;
+    const reply = this.#begin(++this.#turnId);
+    const result = await this.#speech(reply, 'final words').say(text);
+    this.#recordAgent(reply, result);
+    if (result.error) this.#log.error('could not speak the last words', { error: errorMessage(result.error) });
+    this.#finish(reply);
+  }
+
+  /** The call did not move on after all (the transfer failed): answer the caller again. */
+  reopen(): void {
+    this.#closing = false;
+  }
+
+  /**
+   * Send audio that is not speech (DTMF tones) after what is already queued; resolves when Twilio has played it,
+   * or after `timeoutMs` (a call whose marks stopped coming must not hold the caller of this forever).
+   */
+  sendAudio(frames: Uint8Array[], timeoutMs: number): Promise<boolean> {
+    if (this.#ended || frames.length === 0) return Promise.resolve(false);
+    const name = `k${++this.#keysSent}`;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref?.();
+      const done = (played: boolean) => {
+        clearTimeout(timer);
+        resolve(played);
+      };
+      this.#o.signal.addEventListener('abort', () => done(false), { once: true });
+      this.#o.playout.enqueue(frames);
+      this.#o.playout.enqueueMark(name, () => done(true));
+    });
   }
 
   /** It was only "mm-hm": play the held reply on from where hearing stopped, and record the backchannel as such. */
@@ -314,13 +408,17 @@ export class Dialogue {
     // LLM → TTS → (gate) → phone. The caller's words join the history only when the turn is theirs; until then
     // the LLM sees them on a copy.
     let speaking: Promise<SpeechResult> | null = null;
+    let loop: ToolLoop | null = null;
     // What the caller heard of a reply they just cut off belongs in the history this answer is based on.
     await this.#windingDown;
     // After that wait: the LLM's first-token time is the LLM's alone.
     const llmStarted = this.#now();
     if (text && !reply.cancelled && !this.#ended) {
       const speech = this.#speech(reply, leases.llm.name);
-      speaking = speech.speak(leases.llm.instance.chat(this.#messages(text), this.#callOptions(reply.controller.signal)));
+      const options = this.#callOptions(reply.controller.signal);
+      const tools = this.#o.tools;
+      loop = tools ? new ToolLoop({ llm: leases.llm.instance, messages: this.#messages(text), options, tools, committed: committed.then((c) => c !== null), turnId: () => reply.turnId, log }) : null;
+      speaking = speech.speak(loop ?? leases.llm.instance.chat(this.#messages(text), options));
     }
     const turn = await committed;
     if (!turn) return; // dropped: its work was aborted, and nothing of it was shown
@@ -336,6 +434,8 @@ export class Dialogue {
     if (reply.cancelled) gate.discard();
     else gate.open();
     const result = await speaking;
+    // What the tools did is part of the conversation, even when the caller cut the reply off.
+    if (loop) this.#history.push(...loop.added);
     this.#recordAgent(reply, result);
     const t = result.timings;
     const llmMs = t.firstDeltaAt !== null ? t.firstDeltaAt - llmStarted : null;
@@ -358,6 +458,8 @@ export class Dialogue {
     events.emit({ type: 'turn.metrics', callSid, turnId: reply.turnId, metrics, at: Date.now() });
     if (result.error) await this.#pluginFailed(reply, result.error, result.text ? 'tts' : 'llm', log, result.text !== '');
     this.#finish(reply);
+    // The reply after a tool has been said (the goodbye before end_call): now what waited for it.
+    if (loop?.usedTools) await this.#o.tools!.replyDone();
   }
 
   #speech(reply: Reply, textName: string): Speech {
@@ -385,7 +487,8 @@ export class Dialogue {
   }
 
   async #greet(): Promise<void> {
-    const reply = this.#begin(0);
+    // A call back from a transfer numbers its greeting after the turns it already had.
+    const reply = this.#begin(this.#o.firstTurnId !== undefined ? ++this.#turnId : 0);
     const result = await this.#speech(reply, 'greeting').say(this.#o.settings.greeting);
     this.#recordAgent(reply, result);
     if (result.error) await this.#pluginFailed(reply, result.error, 'tts', this.#log, true);
@@ -439,6 +542,8 @@ export class Dialogue {
     const history = this.#history.map((m) => ({ ...m }));
     if (pendingUser) addUser(history, pendingUser);
     const recent = history.slice(-Math.max(1, maxHistory));
+    // A tool result without the tool call before it is refused by LLM APIs: the cut never starts with one.
+    while (recent.length > 1 && recent[0]!.role === 'tool') recent.shift();
     return [...(systemPrompt.trim() ? [{ role: 'system' as const, content: systemPrompt }] : []), ...recent];
   }
 
@@ -450,6 +555,9 @@ export class Dialogue {
     if (!this.#ended) this.#setState('listening');
   }
 }
+
+/** How a whisper reaches the LLM: marked as private, so it is acted on and not read out. */
+export const WHISPER_PREFIX = 'Private note from the person at the desk, for your next reply (the caller cannot hear this; do not read it out or mention it): ';
 
 /**
  * A backchannel: nothing recognisable, or only words and phrases from `list` (comma-separated; case, punctuation

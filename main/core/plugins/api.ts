@@ -2,16 +2,19 @@
  * The plugin contract, API version 1. Built-in and third-party plugins use exactly this; docs/plugins.md is
  * the prose version. Extend only by adding optional members — never rename or reshape what is here.
  */
-import type { ModelSpec, PluginKind, SettingSpec } from '../../shared/plugins.ts';
+import type { ModelSpec, PluginKind, SettingSpec, ToolSpec } from '../../shared/plugins.ts';
 
 // The shapes the GUI sees too live in main/shared/plugins.ts; they are part of this contract all the same.
-export type { ModelFileSpec, ModelSpec, PluginKind, SettingSpec } from '../../shared/plugins.ts';
+export type { ModelFileSpec, ModelSpec, PluginKind, SettingSpec, ToolSpec } from '../../shared/plugins.ts';
 
 export const PLUGIN_API_VERSION = 1;
 
-export const PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts', 'turn'];
+export const PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts', 'turn', 'tool'];
 
-/** Kinds a call cannot do without. The others (`turn`) are optional: a call runs without one (`none`). */
+/**
+ * Kinds a call cannot do without. The others (`turn`, `tool`) are optional: a call runs without one (`none`).
+ * A `tool` kind has no single active plugin: every selected tool plugin is active at once.
+ */
 export const REQUIRED_PLUGIN_KINDS: readonly PluginKind[] = ['stt', 'llm', 'tts'];
 
 export interface PluginManifest {
@@ -25,9 +28,24 @@ export interface PluginManifest {
   models: ModelSpec[];
 }
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
+/** A tool call the LLM made (extension to v1), as it appears in an assistant message. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/**
+ * Extension to v1: besides text, messages may hold an assistant message with `toolCalls` and the tools' results
+ * (`role: 'tool'`). An LLM that is never offered tools never sees either.
+ */
+export type ChatMessage =
+  | { role: 'system' | 'user' | 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; name: string; content: string };
+
+/** What `chat` may yield besides text deltas (extension to v1): a call of one of the offered tools. */
+export interface ToolCallItem extends ToolCall {
+  type: 'tool_call';
 }
 
 export interface CallOptions {
@@ -37,6 +55,24 @@ export interface CallOptions {
    * under it (llama-llm keeps each call's KV cache); plugins that ignore it work unchanged.
    */
   callSid?: string;
+}
+
+/** Extension to v1: `chat` options may carry the tools the LLM may call this turn. */
+export interface ChatOptions extends CallOptions {
+  tools?: ToolSpec[];
+}
+
+/** The call a tool runs for (extension to v1). */
+export interface ToolCallContext {
+  callSid: string;
+  from: string | null;
+  to: string | null;
+  direction: 'inbound' | 'outbound';
+}
+
+export interface ToolCallOptions {
+  signal: AbortSignal;
+  call: ToolCallContext;
 }
 
 export interface AudioChunk {
@@ -50,7 +86,9 @@ export interface SttInstance {
 }
 
 export interface LlmInstance {
-  chat(messages: ChatMessage[], options: CallOptions): AsyncIterable<string>;
+  /** Text deltas; with `options.tools`, also tool calls (a plugin that ignores tools yields strings only). */
+  chat(messages: ChatMessage[], options: CallOptions & { tools?: undefined }): AsyncIterable<string>;
+  chat(messages: ChatMessage[], options: ChatOptions): AsyncIterable<string | ToolCallItem>;
   /**
    * Extension to v1, optional: evaluate these messages ahead of time (the system prompt and the greeting, when
    * the call starts), so the first turn pays only for its new tokens. Resolves when done; never required.
@@ -76,13 +114,25 @@ export interface TurnInstance {
   dispose?(): Promise<void>;
 }
 
-export type PluginInstance = SttInstance | LlmInstance | TtsInstance | TurnInstance;
+/**
+ * Extension to v1, `"kind": "tool"`: tools for the LLM. Any number of tool plugins are active at once. `call`
+ * resolves with text for the LLM, or an object: `{ content, actions? }` (actions are carried out by the host,
+ * see main/core/tools/actions.ts), or any other JSON value (sent to the LLM as JSON).
+ */
+export interface ToolInstance {
+  tools: ToolSpec[];
+  call(name: string, args: Record<string, unknown>, options: ToolCallOptions): Promise<unknown>;
+  dispose?(): Promise<void>;
+}
+
+export type PluginInstance = SttInstance | LlmInstance | TtsInstance | TurnInstance | ToolInstance;
 
 export interface InstanceByKind {
   stt: SttInstance;
   llm: LlmInstance;
   tts: TtsInstance;
   turn: TurnInstance;
+  tool: ToolInstance;
 }
 
 /** Runtimes the host hands to plugins through `ctx.import(name)`, so plugin folders carry no node_modules. */

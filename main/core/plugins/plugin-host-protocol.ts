@@ -2,7 +2,7 @@
  * The IPC messages between the app's PluginProxy (plugin-proxy.ts) and the plugin host in a plugin's child
  * process (plugin-host.ts). Errors cross as plain objects and are rebuilt on the other side.
  */
-import type { PluginKind } from './api.ts';
+import type { PluginKind, ToolCallContext, ToolSpec } from './api.ts';
 
 export interface SerializedError {
   name: string;
@@ -18,11 +18,11 @@ export interface SerializedError {
  */
 export const MAX_PLUGIN_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-/** The instance methods the app calls. `prepare` and `endCall` are optional (LLM extensions to v1). */
-export type PluginMethod = 'transcribe' | 'chat' | 'synthesize' | 'predict' | 'prepare' | 'endCall';
+/** The instance methods the app calls. `prepare` and `endCall` are optional (LLM extensions to v1); `call` is a tool's. */
+export type PluginMethod = 'transcribe' | 'chat' | 'synthesize' | 'predict' | 'prepare' | 'endCall' | 'call';
 
 /** Methods that answer with one result (the others stream items). */
-export const SINGLE_RESULT_METHODS: readonly PluginMethod[] = ['transcribe', 'predict', 'prepare', 'endCall'];
+export const SINGLE_RESULT_METHODS: readonly PluginMethod[] = ['transcribe', 'predict', 'prepare', 'endCall', 'call'];
 
 /** Optional methods: a plugin without one answers as if it did nothing (a no-op), never with an error. */
 export const OPTIONAL_METHODS: readonly PluginMethod[] = ['prepare', 'endCall'];
@@ -33,6 +33,10 @@ export const OPTIONAL_METHODS: readonly PluginMethod[] = ['prepare', 'endCall'];
  */
 export interface CallExtras {
   callSid?: string;
+  /** `chat`: the tools the LLM may call. */
+  tools?: ToolSpec[];
+  /** A tool's `call`: the call it runs for. */
+  call?: ToolCallContext;
 }
 
 /** App → plugin host. */
@@ -48,7 +52,7 @@ export type ToPluginHost =
 
 /** Plugin host → app. */
 export type FromPluginHost =
-  | { t: 'ready' }
+  | { t: 'ready'; /** A tool plugin's tools (checked by the host). */ tools?: ToolSpec[] }
   | { t: 'init-error'; error: SerializedError }
   | { t: 'inspected'; error: SerializedError | null }
   | { t: 'result'; id: number; value: unknown }

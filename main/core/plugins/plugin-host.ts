@@ -7,7 +7,7 @@ import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
-import type { PluginContext, PluginKind } from './api.ts';
+import type { PluginContext, PluginKind, ToolSpec } from './api.ts';
 import { importForPlugin, resolveForPlugin } from './plugin-imports.ts';
 import { MAX_PLUGIN_MESSAGE_BYTES, OPTIONAL_METHODS, SINGLE_RESULT_METHODS, serializeError, type FromPluginHost, type PluginMethod, type ToPluginHost } from './plugin-host-protocol.ts';
 
@@ -69,7 +69,7 @@ function treatAsModules(dir: string): void {
   register(`data:text/javascript,${encodeURIComponent(ESM_HOOKS)}`, { data: { roots: [root] } });
 }
 
-const METHODS: Record<PluginKind, PluginMethod> = { stt: 'transcribe', llm: 'chat', tts: 'synthesize', turn: 'predict' };
+const METHODS: Record<PluginKind, PluginMethod> = { stt: 'transcribe', llm: 'chat', tts: 'synthesize', turn: 'predict', tool: 'call' };
 
 async function importPlugin(dir: string, main: string): Promise<{ create: (ctx: PluginContext) => Promise<unknown> }> {
   treatAsModules(dir);
@@ -94,6 +94,20 @@ function makeContext(msg: Extract<ToPluginHost, { t: 'init' }>): PluginContext {
     import: importForPlugin,
     resolve: resolveForPlugin,
   };
+}
+
+/** A tool plugin's `tools`, checked so a bad one fails create() with a clear error instead of confusing the LLM. */
+function checkTools(value: unknown): ToolSpec[] {
+  const bad = (what: string) => Object.assign(new Error(`a tool plugin's instance must have tools: [{ name, description, parameters }] — ${what}`), { code: 'PLUGIN_LOAD_FAILED' });
+  if (!Array.isArray(value)) throw bad(`got ${value === undefined ? 'no tools' : typeof value}`);
+  return value.map((t: unknown, i) => {
+    const x = t as Partial<ToolSpec> | null;
+    if (!x || typeof x.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(x.name)) throw bad(`tools[${i}].name must be 1-64 letters, digits, _ or -`);
+    if (typeof x.description !== 'string') throw bad(`tools[${i}].description must be a string`);
+    const parameters = x.parameters ?? { type: 'object', properties: {} };
+    if (typeof parameters !== 'object' || Array.isArray(parameters) || (parameters as { type?: unknown }).type !== 'object') throw bad(`tools[${i}].parameters must be a JSON Schema with "type": "object"`);
+    return JSON.parse(JSON.stringify({ name: x.name, description: x.description, parameters })) as ToolSpec;
+  });
 }
 
 let instance: Record<string, unknown> | null = null;
@@ -124,7 +138,13 @@ async function handleCall(msg: Extract<ToPluginHost, { t: 'call' }>): Promise<vo
       return;
     }
     // The options a plugin receives: `{ signal }`, plus the extensions only when the app sent them.
-    const options = { signal: controller.signal, ...(typeof msg.options?.callSid === 'string' ? { callSid: msg.options.callSid } : {}) };
+    const o = msg.options;
+    const options = {
+      signal: controller.signal,
+      ...(typeof o?.callSid === 'string' ? { callSid: o.callSid } : {}),
+      ...(Array.isArray(o?.tools) ? { tools: o.tools } : {}),
+      ...(o?.call ? { call: o.call } : {}),
+    };
     const result = msg.method === 'endCall' ? fn.call(instance, ...msg.args) : fn.call(instance, ...msg.args, options);
     if (SINGLE_RESULT_METHODS.includes(msg.method)) {
       const value = await result;
@@ -187,7 +207,7 @@ process.on('message', (msg: ToPluginHost) => {
         }
         instance = created as Record<string, unknown>;
         kind = msg.kind;
-        send({ t: 'ready' });
+        send(msg.kind === 'tool' ? { t: 'ready', tools: checkTools(instance.tools) } : { t: 'ready' });
       })().catch((err) => send({ t: 'init-error', error: serializeError(err) }));
       break;
     case 'call':

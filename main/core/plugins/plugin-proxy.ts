@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ParleyError, abortError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { forkWorker } from '../workers.ts';
-import type { AudioChunk, ChatMessage, CallOptions, PluginKind } from './api.ts';
+import type { AudioChunk, ChatMessage, ChatOptions, CallOptions, PluginKind, ToolCallItem, ToolCallOptions, ToolSpec } from './api.ts';
 import { deserializeError, MAX_PLUGIN_MESSAGE_BYTES, type CallExtras, type FromPluginHost, type PluginMethod, type ToPluginHost } from './plugin-host-protocol.ts';
 import { LogRateLimit, MAX_PLUGIN_LINE_BYTES, PLUGIN_LOG_LINES_PER_SECOND, readLines, type OutputLines } from './plugin-output.ts';
 
@@ -71,6 +71,7 @@ export class PluginProxy {
   #lastError: Error | null = null;
   #failedAt = 0;
   #nextId = 1;
+  #tools: ToolSpec[] = [];
   readonly #waiters = new Map<number, Waiter>();
 
   constructor(spec: PluginProxySpec, log: Logger, options: PluginProxyOptions = {}) {
@@ -98,6 +99,11 @@ export class PluginProxy {
 
   get lastError(): Error | null {
     return this.#lastError;
+  }
+
+  /** A tool plugin's tools, as its instance declared them (empty until it has started). */
+  get tools(): ToolSpec[] {
+    return this.#tools;
   }
 
   /** Start (or restart) the plugin's process and create the instance. Resolves when ready. */
@@ -137,7 +143,10 @@ export class PluginProxy {
       };
       const timer = setTimeout(() => finish(new ParleyError('PLUGIN_TIMEOUT', `plugin ${this.spec.name}: create() did not finish within ${this.#opts.loadTimeoutMs / 1000} s`)), this.#opts.loadTimeoutMs);
       child.on('message', (msg: FromPluginHost) => {
-        if (msg.t === 'ready') finish(null);
+        if (msg.t === 'ready') {
+          this.#tools = Array.isArray(msg.tools) ? msg.tools : [];
+          finish(null);
+        }
         else if (msg.t === 'init-error') finish(this.#pluginError(deserializeError(msg.error), 'could not start'));
         else this.#dispatch(msg);
       });
@@ -264,21 +273,32 @@ export class PluginProxy {
     await this.#single<void>('endCall', [callSid], {});
   }
 
-  chat(messages: ChatMessage[], options: CallOptions): AsyncIterable<string> {
-    return this.#stream<string>('chat', [messages], options);
+  chat(messages: ChatMessage[], options: CallOptions & { tools?: undefined }): AsyncIterable<string>;
+  chat(messages: ChatMessage[], options: ChatOptions): AsyncIterable<string | ToolCallItem>;
+  chat(messages: ChatMessage[], options: ChatOptions): AsyncIterable<string | ToolCallItem> {
+    return this.#stream<string | ToolCallItem>('chat', [messages], options);
+  }
+
+  /** A tool plugin's `call(name, args, { signal, call })`: what it resolved with, unchecked (the tool loop checks it). */
+  call(name: string, args: Record<string, unknown>, options: ToolCallOptions): Promise<unknown> {
+    return this.#single<unknown>('call', [name, args], options);
   }
 
   synthesize(text: string, options: CallOptions): AsyncIterable<AudioChunk> {
     return this.#stream<AudioChunk>('synthesize', [text], options);
   }
 
-  /** The `call` message: the extensions (callSid) ride along only when set, so older plugins see the same message. */
-  #call(id: number, method: PluginMethod, args: unknown[], options: { callSid?: string | undefined }): ToPluginHost {
-    const extras: CallExtras | null = typeof options.callSid === 'string' ? { callSid: options.callSid } : null;
-    return { t: 'call', id, method, args, ...(extras ? { options: extras } : {}) };
+  /** The `call` message: the extensions (callSid, tools, call) ride along only when set, so older plugins see the same message. */
+  #call(id: number, method: PluginMethod, args: unknown[], options: { callSid?: string | undefined; tools?: ToolSpec[] | undefined; call?: ToolCallOptions['call'] | undefined }): ToPluginHost {
+    const extras: CallExtras = {
+      ...(typeof options.callSid === 'string' ? { callSid: options.callSid } : {}),
+      ...(Array.isArray(options.tools) && options.tools.length > 0 ? { tools: options.tools } : {}),
+      ...(options.call ? { call: options.call } : {}),
+    };
+    return { t: 'call', id, method, args, ...(Object.keys(extras).length > 0 ? { options: extras } : {}) };
   }
 
-  async #single<T>(method: PluginMethod, args: unknown[], options: Partial<CallOptions>): Promise<T> {
+  async #single<T>(method: PluginMethod, args: unknown[], options: Partial<CallOptions> & { call?: ToolCallOptions['call'] }): Promise<T> {
     await this.start();
     const id = this.#nextId++;
     const reply = this.#wait(id, options.signal);
@@ -287,7 +307,7 @@ export class PluginProxy {
     return (msg as { value: T }).value;
   }
 
-  #stream<T>(method: 'chat' | 'synthesize', args: unknown[], options: CallOptions): AsyncIterable<T> {
+  #stream<T>(method: 'chat' | 'synthesize', args: unknown[], options: ChatOptions): AsyncIterable<T> {
     const self = this;
     return {
       async *[Symbol.asyncIterator]() {

@@ -11,10 +11,11 @@ import { PLUGIN_KINDS, REQUIRED_PLUGIN_KINDS, type InstanceByKind, type ModelSpe
 import { scanPlugins, type FoundPlugin, type PluginProblem, type PluginSource } from './loader.ts';
 import { SECRET_SHOWN, effectiveSettings, isSecretSetting, redactSettings } from './manifest.ts';
 import { PluginProxy, inspectPlugins, type PluginProxyOptions } from './plugin-proxy.ts';
-import type { PluginInfo } from '../../shared/plugins.ts';
+import { WorkerPool } from './worker-pool.ts';
+import type { PluginInfo, ToolSpec } from '../../shared/plugins.ts';
 
 /** The plugin picked when several of a kind exist and the user has not chosen. */
-export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'moonshine-stt', llm: 'llama-llm', tts: 'piper-tts', turn: 'smart-turn' };
+export const DEFAULT_PLUGINS: Record<PluginKind, string> = { stt: 'moonshine-stt', llm: 'llama-llm', tts: 'piper-tts', turn: 'smart-turn', tool: '' /* none: every tool plugin is active */ };
 
 /**
  * The name that turns an optional kind (`turn`) off. For an optional kind only the built-in default is ever picked
@@ -45,17 +46,24 @@ export interface PluginRegistryOptions {
   /** Start the active plugins' instances right away (warm-up) instead of at the first call. */
   warm?: boolean;
   worker?: PluginProxyOptions;
+  /** Worker processes per plugin of a kind (a WorkerPool: fair per-call queue); a kind not listed runs in one process. */
+  pools?: Partial<Record<PluginKind, number>>;
+  /** Whether a tool is offered to calls (`--tools`), for the Plugins view. Default: all are. */
+  toolOffered?(tool: string, plugin: string): boolean;
 }
+
+/** One plugin's running instance: one worker process, or a pool of them. */
+type PluginWorker = PluginProxy | WorkerPool;
 
 interface Entry {
   found: FoundPlugin;
   importError: string | null;
-  worker: PluginProxy | null;
+  worker: PluginWorker | null;
   leases: number;
 }
 
 interface Retired {
-  worker: PluginProxy;
+  worker: PluginWorker;
   leases: number;
 }
 
@@ -72,6 +80,9 @@ export class PluginRegistry {
   #scanning: Promise<void> | null = null;
   #rescanQueued = false;
   #stopped = false;
+  #leaseSeq = 0;
+  /** The tool plugin acquireTools() is leasing (acquire() has one name per kind). */
+  #activeTool: string | null = null;
 
   constructor(options: PluginRegistryOptions) {
     this.#opts = options;
@@ -137,6 +148,7 @@ export class PluginRegistry {
   }
 
   #warm(kind: PluginKind): void {
+    if (kind === 'tool') return this.#warmTools();
     const name = this.#candidate(kind);
     const entry = name ? this.#entries.get(name) : undefined;
     if (!entry || entry.importError) return;
@@ -151,14 +163,12 @@ export class PluginRegistry {
       );
   }
 
-  #workerFor(entry: Entry): PluginProxy {
+  #workerFor(entry: Entry): PluginWorker {
     if (!entry.worker) {
       const m = entry.found.manifest;
-      entry.worker = new PluginProxy(
-        { name: m.name, kind: m.kind, dir: entry.found.dir, main: m.main, settings: effectiveSettings(m, this.#settings[m.name]), modelDir: this.#opts.modelDir },
-        this.#log,
-        this.#opts.worker,
-      );
+      const spec = { name: m.name, kind: m.kind, dir: entry.found.dir, main: m.main, settings: effectiveSettings(m, this.#settings[m.name]), modelDir: this.#opts.modelDir };
+      const size = this.#opts.pools?.[m.kind];
+      entry.worker = size ? new WorkerPool(spec, this.#log, size, this.#opts.worker) : new PluginProxy(spec, this.#log, this.#opts.worker);
     }
     return entry.worker;
   }
@@ -201,6 +211,7 @@ export class PluginRegistry {
 
   /** The plugin a kind would use, before asking whether an optional kind's default can run. */
   #candidate(kind: PluginKind): string | null {
+    if (kind === 'tool') return null; // no single one: see acquireTools()
     const usable = [...this.#entries.values()].filter((e) => e.found.manifest.kind === kind).map((e) => e.found.manifest.name);
     const chosen = this.#active[kind];
     if (chosen) return usable.includes(chosen) ? chosen : null;
@@ -212,6 +223,7 @@ export class PluginRegistry {
 
   /** Choose the plugin of a kind for new calls; `none` turns an optional kind (turn) off. */
   setActive(kind: PluginKind, name: string): void {
+    if (kind === 'tool') throw new ParleyError('BAD_REQUEST', 'Every tool plugin is active at once; choose the tools offered with --tools NAME,NAME (PARLEY_TOOLS).');
     if (name === NO_PLUGIN && isOptionalKind(kind)) {
       this.#active[kind] = NO_PLUGIN;
       this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
@@ -268,7 +280,7 @@ export class PluginRegistry {
 
   /** Take the active plugin of a kind for one call. Always release() when the call ends. */
   acquire<K extends PluginKind>(kind: K): Lease<K> {
-    const name = isOptionalKind(kind) ? this.#candidate(kind) : this.activeName(kind);
+    const name = kind === 'tool' ? this.#activeTool : isOptionalKind(kind) ? this.#candidate(kind) : this.activeName(kind);
     const entry = name ? this.#entries.get(name) : undefined;
     if (!name || !entry) {
       const chosen = this.#active[kind];
@@ -282,9 +294,11 @@ export class PluginRegistry {
     const worker = this.#workerFor(entry);
     entry.leases++;
     let released = false;
+    // A pool queues each lease (one call) in its own lane when a request carries no callSid.
+    const instance = worker instanceof WorkerPool ? worker.forLane(`lease-${++this.#leaseSeq}`) : worker;
     return {
       name,
-      instance: worker as unknown as InstanceByKind[K],
+      instance: instance as unknown as InstanceByKind[K],
       release: () => {
         if (released) return;
         released = true;
@@ -315,7 +329,8 @@ export class PluginRegistry {
         description: m.description,
         dir: e.found.dir,
         source: e.found.source,
-        active: this.activeName(m.kind) === m.name,
+        active: m.kind === 'tool' ? !e.importError : this.activeName(m.kind) === m.name,
+        ...(m.kind === 'tool' ? { tools: toolsOf(w).map((t) => ({ ...t, offered: this.#opts.toolOffered?.(t.name, m.name) ?? true })) } : {}),
         status,
         error: e.importError ?? (w?.lastError ? errorMessage(w.lastError) : null),
         settings: m.settings,
@@ -347,6 +362,39 @@ export class PluginRegistry {
     this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() });
   }
 
+  /**
+   * Tool plugins (extension to v1): every one is active at once. A lease on each that can run, for one call
+   * (release each when the call ends); one whose create() failed is skipped and tried again in the background.
+   */
+  acquireTools(): Lease<'tool'>[] {
+    const leases: Lease<'tool'>[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.found.manifest.kind !== 'tool' || entry.importError) continue;
+      const worker = this.#workerFor(entry);
+      if (worker.state === 'failed') {
+        void worker.start().catch(() => {});
+        continue;
+      }
+      this.#activeTool = entry.found.manifest.name;
+      leases.push(this.acquire('tool'));
+    }
+    this.#activeTool = null;
+    return leases;
+  }
+
+  #warmTools(): void {
+    for (const entry of this.#entries.values()) {
+      if (entry.found.manifest.kind !== 'tool' || entry.importError) continue;
+      const name = entry.found.manifest.name;
+      this.#workerFor(entry)
+        .start()
+        .then(
+          () => this.#opts.events?.emit({ type: 'plugins.changed', at: Date.now() }),
+          (err) => this.#log.warn('tool plugin could not start', { name, error: errorMessage(err) }),
+        );
+    }
+  }
+
   problems(): PluginProblem[] {
     return [...this.#problems];
   }
@@ -361,9 +409,14 @@ export class PluginRegistry {
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
     await this.#scanning?.catch(() => {});
-    const all = [...this.#entries.values()].map((e) => e.worker).filter((w): w is PluginProxy => !!w);
+    const all = [...this.#entries.values()].map((e) => e.worker).filter((w): w is PluginWorker => !!w);
     for (const r of this.#retired) all.push(r.worker);
     this.#retired.clear();
     await Promise.all(all.map((w) => w.dispose()));
   }
+}
+
+/** A tool plugin's tools once its worker has started (a pool, used only for stt/tts, has none). */
+function toolsOf(worker: unknown): ToolSpec[] {
+  return worker instanceof PluginProxy ? worker.tools : [];
 }

@@ -14,7 +14,7 @@ const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 const MAX_TEXT = 100_000;
 
 export type RecordedEvent = EventOf<
-  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error'
+  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error' | 'call.answered_by' | 'call.transfer' | 'call.sms' | 'call.keys' | 'call.whisper'
 >;
 
 const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
@@ -27,6 +27,11 @@ const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
   'call.interrupted',
   'call.backchannel',
   'call.error',
+  'call.answered_by',
+  'call.transfer',
+  'call.sms',
+  'call.keys',
+  'call.whisper',
 ]);
 
 export function isRecordedEvent(event: CoreEvent): event is RecordedEvent {
@@ -168,6 +173,12 @@ export class RecordsWriter {
       case 'turn.metrics': {
         const m = event.metrics ?? ({} as Partial<typeof event.metrics>);
         s.metrics.run(sid, event.turnId, ms(m.endpointMs), ms(m.sttMs), ms(m.llmFirstTokenMs), ms(m.ttsFirstAudioMs), ms(m.voiceToVoiceMs), ms(m.engineOverheadMs));
+        // Where and how the turn ended, on the call's audio clock: what the History timeline draws.
+        if (ms(m.speechEndAudioMs) !== null) {
+          const how = m.endedBy === 'turn-model' || m.endedBy === 'max-length' ? m.endedBy : 'silence';
+          const p = typeof m.turnProbability === 'number' && Number.isFinite(m.turnProbability) ? Math.round(m.turnProbability * 1000) / 1000 : null;
+          this.#event(sid, at, 'turn-end', { turnId: event.turnId, speechEndAudioMs: ms(m.speechEndAudioMs), endpointMs: ms(m.endpointMs), voiceToVoiceMs: ms(m.voiceToVoiceMs), endedBy: how, turnProbability: p });
+        }
         return;
       }
       case 'call.dtmf':
@@ -182,6 +193,21 @@ export class RecordsWriter {
         return;
       case 'call.error':
         this.#event(sid, at, 'error', { code: text(event.code), message: text(event.message).slice(0, 2000) });
+        return;
+      case 'call.answered_by':
+        this.#event(sid, at, 'answered-by', { answeredBy: text(event.answeredBy).slice(0, 40), outcome: text(event.outcome).slice(0, 20), ...(ms(event.detectionMs) !== null ? { detectionMs: ms(event.detectionMs) } : {}) });
+        return;
+      case 'call.transfer':
+        this.#event(sid, at, 'transfer', { to: text(event.to).slice(0, 40), stage: text(event.stage).slice(0, 20), ...(event.returned ? { returned: true } : {}) });
+        return;
+      case 'call.sms':
+        this.#event(sid, at, 'sms', { to: text(event.to).slice(0, 40), status: text(event.status).slice(0, 20), ...(event.detail ? { detail: text(event.detail).slice(0, 500) } : {}) });
+        return;
+      case 'call.keys':
+        this.#event(sid, at, 'keys', { digits: text(event.digits).slice(0, 64) });
+        return;
+      case 'call.whisper':
+        this.#event(sid, at, 'whisper', { turnId: event.turnId, text: text(event.text).slice(0, 1000) });
         return;
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Every `/calls` route: list the live calls, dial out, hang up, interrupt the agent. They all read the one
+ * Every `/calls` route: list the live calls, dial out, hang up, interrupt the agent, whisper to it. They all read the one
  * call registry (through the core's call controls). Shapes are documented in docs/api.md.
  */
 import type { LiveCall } from '../../shared/calls.ts';
@@ -11,6 +11,23 @@ export interface CallRouteDeps {
   dial(input: { to: string; from?: string }): Promise<{ callSid: string }>;
   hangup(callSid: string): Promise<void>;
   interrupt(callSid: string): void;
+  /** A private note for the agent's next reply (never spoken); the turn it is for. */
+  whisper?(callSid: string, text: string): { turnId: number };
+  /** Calls being served and how many may be (PARLEY_MAX_CALLS): a dial with every line busy is refused. */
+  lines?(): { inUse: number; capacity: number };
+}
+
+/** Longest whisper note, in characters: an instruction, not a document. */
+export const MAX_WHISPER_CHARS = 1000;
+
+/** `{ text }`: the note, 1..MAX_WHISPER_CHARS characters. */
+export function whisperText(body: unknown): string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ParleyError('BAD_REQUEST', 'send a JSON object: { "text": "offer Tuesday instead" }');
+  const b = body as Record<string, unknown>;
+  for (const key of Object.keys(b)) if (key !== 'text') throw new ParleyError('BAD_REQUEST', `unknown field "${key}": POST /calls/:callSid/whisper takes "text"`);
+  if (typeof b.text !== 'string' || !b.text.trim()) throw new ParleyError('BAD_REQUEST', '"text" must be the note for the agent, e.g. "offer Tuesday instead"');
+  if (b.text.length > MAX_WHISPER_CHARS) throw new ParleyError('BAD_REQUEST', `"text" is ${b.text.length} characters; a whisper note is at most ${MAX_WHISPER_CHARS}`);
+  return b.text.trim();
 }
 
 /** `{ to, from? }`, nothing else, strings only: a typo in a field name is an error, not a silent default. */
@@ -27,7 +44,24 @@ function dialBody(body: unknown): { to: string; from?: string } {
 export function callRoutes(deps: CallRouteDeps): Route[] {
   return [
     { method: 'GET', path: '/calls', access: 'control', handler: () => ({ calls: deps.liveCalls() }) },
-    { method: 'POST', path: '/calls', access: 'control', handler: ({ body }) => deps.dial(dialBody(body)) },
+    {
+      method: 'POST',
+      path: '/calls',
+      access: 'control',
+      handler: ({ body }) => {
+        const input = dialBody(body);
+        const lines = deps.lines?.();
+        // Dialling now would only reach the busy notice: say so to whoever asked, and place no call.
+        if (lines && lines.inUse >= lines.capacity) {
+          throw new ParleyError(
+            'LINES_BUSY',
+            `all ${lines.capacity} line${lines.capacity === 1 ? ' is' : 's are'} busy (${lines.inUse} call${lines.inUse === 1 ? '' : 's'} in progress): no call was placed. Try again when a call ends, or raise --max-calls / PARLEY_MAX_CALLS if this machine can carry more (see docs/scaling.md).`,
+            { details: { inUse: lines.inUse, capacity: lines.capacity } },
+          );
+        }
+        return deps.dial(input);
+      },
+    },
     {
       method: 'POST',
       path: '/calls/:callSid/hangup',
@@ -47,6 +81,16 @@ export function callRoutes(deps: CallRouteDeps): Route[] {
       handler: ({ params }) => {
         deps.interrupt(params.callSid!);
         return { ok: true, callSid: params.callSid };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/calls/:callSid/whisper',
+      access: 'control',
+      handler: ({ params, body }) => {
+        if (!deps.whisper) throw new ParleyError('INTERNAL', 'whispering is not wired into this server');
+        const { turnId } = deps.whisper(params.callSid!, whisperText(body));
+        return { ok: true, callSid: params.callSid, turnId };
       },
     },
   ];

@@ -95,6 +95,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   CALL_NOT_FOUND: 404,
   PLUGIN_NOT_FOUND: 404,
   RATE_LIMITED: 429,
+  // Every line is in use (PARLEY_MAX_CALLS): try again when a call ends.
+  LINES_BUSY: 409,
   NOT_CONFIGURED: 409,
   // The model is not installed (or no plugin offers it): pull it first — the app's state, not a server fault.
   MODEL_MISSING: 409,

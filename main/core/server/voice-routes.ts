@@ -7,6 +7,8 @@ import { ParleyError } from '../errors.ts';
 import type { CallStatus, CallStatusUpdate } from '../event-bus.ts';
 import { requestBaseUrl } from '../twilio/signature.ts';
 import { callDirection, mediaStreamUrl, streamTwiml } from '../twilio/twiml.ts';
+import { AMD_CALLBACK_PATH } from '../twilio/amd.ts';
+import { TRANSFER_RESULT_PATH } from '../twilio/transfer.ts';
 import { sendText, type Route } from './router.ts';
 
 export interface VoiceRouteDeps {
@@ -15,6 +17,10 @@ export interface VoiceRouteDeps {
   statusCallback(status: CallStatusUpdate): void;
   /** This (authorized) webhook announced the call: its media stream may start, once (CallRegistry.announce). */
   announce(callSid: string): void;
+  /** `<Dial action>` after a transfer: the TwiML that comes next (calls/call-features.ts). */
+  transferResult?(form: Record<string, string>): string;
+  /** The AsyncAmdStatusCallback of an outbound call (calls/call-features.ts). */
+  answeredBy?(form: Record<string, string>): unknown;
 }
 
 const STATUSES: readonly CallStatus[] = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled'];
@@ -64,6 +70,24 @@ export function voiceRoutes(deps: VoiceRouteDeps): Route[] {
           ...(f.ErrorCode ? { errorCode: f.ErrorCode } : {}),
         });
         return { ok: true };
+      },
+    },
+    {
+      method: 'POST',
+      path: TRANSFER_RESULT_PATH,
+      access: 'twilio',
+      handler: ({ res, body }) => {
+        if (!deps.transferResult) throw new ParleyError('NOT_CONFIGURED', 'transfers are not handled here');
+        sendText(res, 200, deps.transferResult(form(body)), 'text/xml; charset=utf-8');
+      },
+    },
+    {
+      method: 'POST',
+      path: AMD_CALLBACK_PATH,
+      access: 'twilio',
+      handler: ({ body }) => {
+        if (!deps.answeredBy) throw new ParleyError('NOT_CONFIGURED', 'answering-machine results are not handled here');
+        return deps.answeredBy(form(body));
       },
     },
   ];

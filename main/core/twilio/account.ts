@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { ComponentStatus } from '../../shared/status.ts';
 import { checkE164, isE164 } from './phone-number.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { AMD_CALLBACK_PATH } from './amd.ts';
 import { TwilioRest, type AccountInfo } from './rest.ts';
 
 export interface TwilioAccountOptions {
@@ -84,7 +85,13 @@ export class TwilioAccount {
     if (!base.startsWith('https://')) throw new ParleyError('NOT_CONFIGURED', `PUBLIC_URL ${base} is not https: Twilio's media streams need wss://. Put an https proxy in front, or use the ngrok tunnel.`);
     // 3. Not too many.
     this.#limiter.take();
-    const call = await rest.createCall({ to, from, url: `${base}/voice/incoming`, statusCallback: `${base}/voice/status` });
+    const call = await rest.createCall({
+      to,
+      from,
+      url: `${base}/voice/incoming`,
+      statusCallback: `${base}/voice/status`,
+      ...(this.#o.config.machineDetection ? { machineDetection: { mode: 'DetectMessageEnd' as const, callbackUrl: `${base}${AMD_CALLBACK_PATH}` } } : {}),
+    });
     this.#log.info('outbound call placed', { callSid: call.sid, to, from });
     this.#o.calls.update({ callSid: call.sid, status: call.status || 'queued', direction: 'outbound', from, to });
     return { callSid: call.sid };

@@ -44,7 +44,25 @@ export interface NumberInfo {
   statusCallbackMethod: string;
 }
 
-export type TwilioAction = 'dial' | 'hangup' | 'lookup' | 'check' | 'number';
+export type TwilioAction = 'dial' | 'hangup' | 'lookup' | 'check' | 'number' | 'redirect' | 'message';
+
+/**
+ * Twilio's asynchronous answering-machine detection on an outbound call
+ * (https://www.twilio.com/docs/voice/answering-machine-detection): the call connects at once and the verdict
+ * (`AnsweredBy`) is POSTed to `callbackUrl`. `DetectMessageEnd` waits for the end of a machine's greeting (the
+ * beep), so a voicemail can start on it.
+ */
+export interface MachineDetection {
+  mode: 'Enable' | 'DetectMessageEnd';
+  callbackUrl: string;
+}
+
+export interface MessageInfo {
+  sid: string;
+  status: string;
+  to: string;
+  from: string;
+}
 
 /** What the action was about, for messages. */
 export interface FailureContext {
@@ -89,8 +107,9 @@ export class TwilioRest {
     });
   }
 
-  async createCall(p: { to: string; from: string; url: string; statusCallback: string }): Promise<CallInfo> {
+  async createCall(p: { to: string; from: string; url: string; statusCallback: string; machineDetection?: MachineDetection }): Promise<CallInfo> {
     try {
+      const amd = p.machineDetection;
       const c = await this.#client.calls.create({
         to: p.to,
         from: p.from,
@@ -99,6 +118,7 @@ export class TwilioRest {
         statusCallback: p.statusCallback,
         statusCallbackMethod: 'POST',
         statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+        ...(amd ? { machineDetection: amd.mode, asyncAmd: 'true', asyncAmdStatusCallback: amd.callbackUrl, asyncAmdStatusCallbackMethod: 'POST' } : {}),
       });
       return { sid: c.sid, status: c.status as CallStatus, direction: c.direction, to: c.to, from: c.from };
     } catch (err) {
@@ -113,6 +133,29 @@ export class TwilioRest {
       return { sid: c.sid, status: c.status as CallStatus, direction: c.direction, to: c.to, from: c.from };
     } catch (err) {
       throw twilioFailure(err, { action: 'hangup', callSid });
+    }
+  }
+
+  /**
+   * Replace what a live call is doing with new TwiML. On a `<Connect><Stream>` call this ends the media stream
+   * (Twilio sends `stop`) and the call goes on with the new TwiML: how a call is transferred with `<Dial>`.
+   */
+  async redirectCall(callSid: string, twiml: string): Promise<CallInfo> {
+    try {
+      const c = await this.#client.calls(callSid).update({ twiml });
+      return { sid: c.sid, status: c.status as CallStatus, direction: c.direction, to: c.to, from: c.from };
+    } catch (err) {
+      throw twilioFailure(err, { action: 'redirect', callSid });
+    }
+  }
+
+  /** Send a text message (Messages API). */
+  async createMessage(p: { to: string; from: string; body: string }): Promise<MessageInfo> {
+    try {
+      const m = await this.#client.messages.create({ to: p.to, from: p.from, body: p.body });
+      return { sid: m.sid, status: m.status, to: m.to, from: m.from };
+    } catch (err) {
+      throw twilioFailure(err, { action: 'message', to: p.to, from: p.from });
     }
   }
 
@@ -166,6 +209,8 @@ const VERBS: Record<TwilioAction, string> = {
   lookup: 'look up the call',
   check: 'check the account',
   number: 'read or update your phone number',
+  redirect: 'transfer the call',
+  message: 'send the text message',
 };
 
 /**
@@ -191,11 +236,17 @@ export function twilioFailure(err: unknown, ctx: FailureContext): ParleyError {
   const twilioText = typeof e.message === 'string' && e.message ? e.message : `HTTP ${status}`;
   const ref = code !== null ? ` (Twilio error ${code})` : '';
   const text = twilioText.toLowerCase();
+  if (ctx.action === 'message') {
+    if (code === 21610) return make('TWILIO_ERROR', `${to} has replied STOP to your number, so Twilio won't text it${ref}.`, 403);
+    if (code === 21614) return make('INVALID_NUMBER', `${to} can't receive text messages (not a mobile number)${ref}.`, 400);
+    if (code === 21606 || code === 21659) return make('TWILIO_ERROR', `${from} can't send text messages${ref}: use an SMS-capable number of this Twilio account (Phone Numbers → Active numbers, "SMS" capability).`, 403);
+    if (code === 21408 || code === 21612) return make('TWILIO_ERROR', `Your Twilio account may not text ${to}${ref}: enable that country in the Twilio console → Messaging → Settings → Geo permissions.`, 403);
+  }
   switch (code) {
     case 20003:
       return make('TWILIO_ERROR', `Twilio rejected the credentials${ref}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in Settings (Twilio console → Account info). Rotating the token in the console invalidates the old one.`, 502);
     case 20404:
-      if (ctx.action === 'hangup' || ctx.action === 'lookup') return make('CALL_NOT_FOUND', `Twilio has no call ${ctx.callSid ?? ''} on this account${ref}: it may belong to another account, or never existed.`, 404);
+      if (ctx.action === 'hangup' || ctx.action === 'lookup' || ctx.action === 'redirect') return make('CALL_NOT_FOUND', `Twilio has no call ${ctx.callSid ?? ''} on this account${ref}: it may belong to another account, or never existed.`, 404);
       if (ctx.action === 'check') return make('TWILIO_ERROR', `Twilio has no account with this TWILIO_ACCOUNT_SID${ref}: copy the Account SID again from the Twilio console → Account info.`, 502);
       break;
     case 21211:

@@ -13,6 +13,9 @@ import { ActionButton, Direction, Empty, ErrorBox, Field } from '../components/u
 import { dateTime, duration, ms, phone, time } from '../format.ts';
 import { useStore, type TurnView } from '../store.ts';
 
+/** Answering-machine detection's verdict on an outbound call, as the list and the detail say it. */
+const ANSWERED_BY = { human: 'a person', machine: 'a machine (voicemail)', unknown: 'unknown' } as const;
+
 const STATUSES = ['completed', 'in-progress', 'busy', 'no-answer', 'failed', 'canceled'];
 const PAGE = 50;
 
@@ -141,6 +144,11 @@ export function HistoryView(props: { selected: string | null; onSelect: (sid: st
                     <td>
                       <span class={`outcome o-${c.status}`}>{c.status}</span>
                       {c.recording ? <span class="tag" title="Has a recording">rec</span> : null}
+                      {c.answeredBy ? (
+                        <span class={`tag answered-${c.answeredBy}`} title="Who answered (Twilio's answering-machine detection)">
+                          {ANSWERED_BY[c.answeredBy]}
+                        </span>
+                      ) : null}
                     </td>
                     <td>{c.turnCount}</td>
                   </tr>
@@ -221,6 +229,7 @@ function RecordDetail(props: { sid: string; onDeleted: () => void }) {
             {/* Its end was lost to failed writes (a full disk): how it really ended is unknown. */}
             {detail.endReason === 'record-incomplete' ? 'ended (record incomplete)' : `${detail.status}${detail.endReason ? ` (${detail.endReason})` : ''}`}
             {detail.plugins ? ` · ${detail.plugins.stt} / ${detail.plugins.llm} / ${detail.plugins.tts}` : ''}
+            {detail.answeredBy ? ` · answered by ${ANSWERED_BY[detail.answeredBy]}` : ''}
           </p>
         </div>
         <div class="call-actions">

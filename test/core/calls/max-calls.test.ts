@@ -178,3 +178,42 @@ describe('--max-calls 1 with Twilio set up', () => {
     await first.hangup();
   }, 30_000);
 });
+
+describe('POST /calls with every line busy', () => {
+  let fake: FakeTwilio;
+  let t: TestCore;
+  beforeAll(async () => {
+    fake = await new FakeTwilio().start();
+    t = await startTestCore(
+      { twilioAccountSid: ACCOUNT_SID, twilioAuthToken: AUTH_TOKEN, twilioPhoneNumber: TWILIO_NUMBER, publicUrl: 'https://parley.example.com', validateSignatures: false, greeting: '', maxCalls: 1 },
+      { twilioApiUrl: fake.url, callTimeouts: { endGraceMs: 200, streamMs: 1_000 } },
+    );
+  });
+  afterAll(async () => {
+    await t.stop();
+    await fake.stop();
+  });
+
+  const dial = () => fetch(`${t.url}/calls`, { method: 'POST', body: JSON.stringify({ to: '+15551230001' }), headers: { ...t.auth, 'content-type': 'application/json' } });
+  const creates = () => fake.requests.filter((r) => r.method === 'POST' && /\/Calls\.json$/.test(r.path)).length;
+
+  it('answers 409 LINES_BUSY and dials nothing; once the line is free it dials', async () => {
+    const first = await TwilioCaller.connect({ url: t.wsUrl });
+    await until(() => t.events.some((e) => e.type === 'call.started' && e.callSid === first.callSid), 'first call to start');
+    const before = creates();
+    const res = await dial();
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('LINES_BUSY');
+    expect(body.error.message).toMatch(/all 1 line is busy \(1 call in progress\): no call was placed\. Try again when a call ends, or raise --max-calls/);
+    expect(creates()).toBe(before);
+    // The call in progress is untouched.
+    expect(t.core.calls().map((c) => c.callSid)).toEqual([first.callSid]);
+
+    await first.hangup();
+    await until(() => ended(t, first.callSid).length === 1, 'first call to end');
+    const again = await dial();
+    expect(again.status).toBe(200);
+    expect(creates()).toBe(before + 1);
+  }, 30_000);
+});

@@ -25,7 +25,7 @@ describe('manifest validation', () => {
 
   it.each([
     [{ name: 'My Plugin' }, /manifest\.json: field "name" must be lowercase letters, digits and dashes.*got "My Plugin"/],
-    [{ kind: 'asr' }, /field "kind" must be one of "stt", "llm", "tts", "turn" \(got "asr"\)/],
+    [{ kind: 'asr' }, /field "kind" must be one of "stt", "llm", "tts", "turn", "tool" \(got "asr"\)/],
     [{ version: 'one' }, /field "version" must be a version like "1.0.0"/],
     [{ apiVersion: 2 }, /field "apiVersion" must be 1/],
     [{ main: 'missing.js' }, /field "main" must be a file that exists/],

@@ -1,0 +1,48 @@
+/**
+ * The core's side of the built-in host actions (actions.ts): what `end_call` and `take_message` do to a live
+ * call. Other actions (transfer, sms, keys) extend `ActionHost` with what they need.
+ */
+import { errorMessage, isParleyError } from '../errors.ts';
+import type { CoreEvents } from '../event-bus.ts';
+import type { Logger } from '../log.ts';
+import type { CallRegistry } from './call-registry.ts';
+import type { TwilioAccount } from '../twilio/account.ts';
+import type { ActionHost } from '../tools/actions.ts';
+import type { TwilioActionHost } from '../tools/twilio-actions.ts';
+import type { CallFeatures } from './call-features.ts';
+
+export interface ActionHostDeps {
+  calls: Pick<CallRegistry, 'endStream'>;
+  account: Pick<TwilioAccount, 'configured' | 'hangup'>;
+  events: CoreEvents;
+  log: Logger;
+}
+
+export function createActionHost(d: ActionHostDeps): ActionHost {
+  return {
+    async endCall(callSid, reason) {
+      // Closing the stream ends a <Connect><Stream> call (no TwiML follows it); the REST hang-up makes sure.
+      d.calls.endStream(callSid, reason);
+      if (!d.account.configured()) return;
+      try {
+        await d.account.hangup(callSid);
+      } catch (err) {
+        // A simulated call has no Twilio call behind it.
+        if (!isParleyError(err, 'CALL_NOT_FOUND')) d.log.warn('hanging up through Twilio failed; the stream is closed', { callSid, error: errorMessage(err) });
+      }
+    },
+    async takeMessage(call, m) {
+      d.events.emit({ type: 'call.message', callSid: call.callSid, name: m.name, callback: m.callback, message: m.message, at: Date.now() });
+      d.log.info('message taken', { callSid: call.callSid, tool: m.tool });
+    },
+  };
+}
+
+/** The ActionHost members for these actions, done by the core's call features (looked up when used). */
+export function twilioActionHost(features: () => CallFeatures): Required<TwilioActionHost> {
+  return {
+    transferCall: (callSid) => features().transfer(callSid),
+    sendSms: (callSid, m) => features().sendSms(callSid, m),
+    pressKeys: (callSid, digits) => features().pressKeys(callSid, digits),
+  };
+}

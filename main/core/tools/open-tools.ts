@@ -1,0 +1,35 @@
+/** A new call's tools: a lease on every tool plugin (unless `--tools none`), with the call's settings. */
+import type { Config } from '../config.ts';
+import type { CoreEvents } from '../event-bus.ts';
+import type { Logger } from '../log.ts';
+import type { ToolCallContext } from '../plugins/api.ts';
+import type { Lease, PluginRegistry } from '../plugins/registry.ts';
+import type { ActionHost } from './actions.ts';
+import { CallTools } from './call-tools.ts';
+
+export interface OpenToolsDeps {
+  config: Pick<Config, 'tools' | 'toolTimeoutMs' | 'toolFiller'>;
+  plugins: Pick<PluginRegistry, 'acquireTools'>;
+  host: ActionHost;
+  events: CoreEvents;
+  log: Logger;
+  call: ToolCallContext;
+}
+
+/** Null when no tool plugin is installed or tools are off: the call then runs exactly as without tools. */
+export function openCallTools(d: OpenToolsDeps): { tools: CallTools; leases: Lease<'tool'>[] } | null {
+  if (d.config.tools.trim().toLowerCase() === 'none') return null;
+  const leases = d.plugins.acquireTools();
+  if (leases.length === 0) return null;
+  const tools = new CallTools({
+    leases,
+    selection: d.config.tools,
+    timeoutMs: d.config.toolTimeoutMs,
+    filler: d.config.toolFiller,
+    call: d.call,
+    host: d.host,
+    events: d.events,
+    log: d.log.child({ callSid: d.call.callSid, component: 'tools' }),
+  });
+  return { tools, leases };
+}
