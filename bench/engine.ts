@@ -44,7 +44,9 @@ export async function startServer(extraArgs: string[] = []): Promise<Server> {
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'main/cli/headless.ts'), '--port', '0', '--plugins-dir', join(ROOT, 'test/fixtures/plugins'), '--data-dir', dataDir, '--log-level', 'warn',
       // Tiny fixture plugins serve the 50-call level; real models would not (hence the lower defaults).
-      '--max-streams', '1000', '--max-calls', '1000', '--max-connections-per-address', '1000', ...extraArgs],
+      '--max-streams', '1000', '--max-calls', '1000', '--max-connections-per-address', '1000',
+      // Bench callers wait (for the other calls, for a level to start): no idle question may add a turn.
+      '--idle-reprompt-ms', '0', '--idle-hangup-ms', '0', ...extraArgs],
     { cwd: ROOT, env: { ...process.env, PARLEY_CONTROL_TOKEN: token, PARLEY_PLUGINS_DIR: join(dataDir, 'plugins') }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

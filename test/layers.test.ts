@@ -101,7 +101,7 @@ const LAYERS: [name: string, paths: string[]][] = [
   ['shared', ['shared']],
   ['basics', ['core/errors', 'core/log', 'core/event-bus', 'core/config-schema', 'core/audio', 'core/workers', 'core/control-token', 'core/private-files']],
   ['plugins', ['core/plugins']],
-  ['config', ['core/config', 'core/settings', 'core/env-example', 'core/status-board']],
+  ['config', ['core/config', 'core/settings', 'core/personas', 'core/personas-for-calls', 'core/env-example', 'core/status-board']],
   ['twilio, records, models', ['core/twilio', 'core/records', 'core/models']],
   ['tools', ['core/tools']],
   ['conversation', ['core/conversation']],

@@ -20,6 +20,7 @@ import { poolSize } from './plugins/worker-pool.ts';
 import { checkControlToken, hostProblem, isLoopbackPeer, twilioSignatureAuthorizer, type Authorizer } from './server/access.ts';
 import { DEFAULT_LISTENER_LIMITS, HttpServer, type ListenerLimits } from './server/http.ts';
 import { DEFAULT_MEDIA_MAX_BUFFERED_BYTES, DEFAULT_START_TIMEOUT_MS, MediaSocketServer } from './server/media-socket.ts';
+import { TestCallSocketServer, isTestCallSid } from './server/test-call-socket.ts';
 import { DEFAULT_SSE_MAX_BUFFERED_BYTES, controlRoutes } from './server/control-routes.ts';
 import { voiceRoutes } from './server/voice-routes.ts';
 import { modelRoutes, pluginRoutes, recordRoutes } from './server/data-routes.ts';
@@ -219,6 +220,18 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     maxStreams: () => config.maxStreams,
   });
   http.upgrade(media.handler('/media'));
+  // The GUI's Test call (mic and speakers, no Twilio): the same engine, local-only, never through the tunnel.
+  const testCalls = new TestCallSocketServer({
+    log,
+    token: () => config.controlToken,
+    onStart: (start, socket) =>
+      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission: () => false, recorder: () => records, resume: () => null, actions }, start, socket),
+    onProblem: (callSid, code, message) => events.emit({ type: 'call.error', callSid, code, message, at: Date.now() }),
+    startTimeoutMs: limits.mediaStartTimeoutMs,
+    maxBufferedBytes: limits.mediaMaxBufferedBytes,
+    maxStreams: () => config.maxStreams,
+  });
+  http.upgrade(testCalls.handler());
 
   const health = () => ({
     ok: true,
@@ -273,7 +286,11 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     calls.announce(placed.callSid); // our own call: its stream may start (once)
     return placed;
   };
-  const hangup = (callSid: string) => hangUp(calls, account, callSid);
+  const hangup = async (callSid: string) => {
+    // A test call has no Twilio call behind it: end it here, never through the REST API.
+    if (isTestCallSid(callSid) && calls.endStream(callSid, 'hung up')) return;
+    await hangUp(calls, account, callSid);
+  };
   const interrupt = (callSid: string) => calls.interrupt(callSid);
   const whisper = (callSid: string, text: string) => calls.whisper(callSid, text);
   const liveCalls = () => calls.live();
@@ -348,6 +365,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       calls.stop('server stopping');
       await endpoint.stop();
       await media.close();
+      await testCalls.close();
       await http.close();
       board.set('server', { ok: false, detail: 'stopped', url: null });
       await plugins.stop();

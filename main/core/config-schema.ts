@@ -56,6 +56,13 @@ export interface Config {
   greeting: string;
   systemPrompt: string;
   apology: string;
+  /** Idle caller / longest call (issue 14 §3): the agent asks once, then says goodbye and hangs up. */
+  idleRepromptMs: number;
+  idleHangupMs: number;
+  maxCallMs: number;
+  idlePrompt: string;
+  idleGoodbye: string;
+  maxCallGoodbye: string;
   /** Tools offered to the LLM: tool or tool-plugin names, comma-separated ('' = every tool; `none` = no tools). */
   tools: string;
   /** Longest one tool call may take before the LLM gets an error result instead, ms. */
@@ -132,6 +139,12 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
     'You are a friendly, helpful voice assistant on a phone call. Answer in one or two short spoken sentences. ' +
     'No lists, no markdown, no emoji. If you did not understand, ask the caller to repeat.',
   apology: 'Sorry, I had a problem there. Could you say that again?',
+  idleRepromptMs: 8_000,
+  idleHangupMs: 20_000,
+  maxCallMs: 1_800_000,
+  idlePrompt: 'Are you still there?',
+  idleGoodbye: "I haven't heard anything, so I'll hang up now. Goodbye!",
+  maxCallGoodbye: "Sorry, we've reached the time limit for this call. Goodbye!",
   tools: '',
   toolTimeoutMs: 10_000,
   toolFiller: 'One moment.',
@@ -192,6 +205,12 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'greeting', env: 'PARLEY_GREETING', flag: 'greeting', type: 'string', help: 'Spoken when a call connects (empty = none)' },
   { key: 'systemPrompt', env: 'PARLEY_SYSTEM_PROMPT', flag: 'system-prompt', type: 'string', help: 'The system prompt given to the LLM' },
   { key: 'apology', env: 'PARLEY_APOLOGY', flag: 'apology', type: 'string', help: 'Spoken when a plugin fails during a turn' },
+  { key: 'idleRepromptMs', env: 'PARLEY_IDLE_REPROMPT_MS', flag: 'idle-reprompt-ms', type: 'int', min: 0, max: 3_600_000, help: 'Caller silence (while the agent is not speaking, thinking or in a tool) after which the agent asks once if they are still there, ms (0 = never)' },
+  { key: 'idleHangupMs', env: 'PARLEY_IDLE_HANGUP_MS', flag: 'idle-hangup-ms', type: 'int', min: 0, max: 3_600_000, help: 'Caller silence after which the agent says goodbye and ends the call (call.ended reason "idle"), ms (0 = never)' },
+  { key: 'maxCallMs', env: 'PARLEY_MAX_CALL_MS', flag: 'max-call-ms', type: 'int', min: 0, max: 86_400_000, help: 'Longest call: then the agent says goodbye and ends it (call.ended reason "max-length"), ms (0 = no limit)' },
+  { key: 'idlePrompt', env: 'PARLEY_IDLE_PROMPT', flag: 'idle-prompt', type: 'string', help: 'Said once after PARLEY_IDLE_REPROMPT_MS of caller silence' },
+  { key: 'idleGoodbye', env: 'PARLEY_IDLE_GOODBYE', flag: 'idle-goodbye', type: 'string', help: 'Said before an idle caller is hung up (empty = hang up silently)' },
+  { key: 'maxCallGoodbye', env: 'PARLEY_MAX_CALL_GOODBYE', flag: 'max-call-goodbye', type: 'string', help: 'Said before a call that reached PARLEY_MAX_CALL_MS is hung up (empty = hang up silently)' },
   { key: 'tools', env: 'PARLEY_TOOLS', flag: 'tools', type: 'string', help: 'Tools the agent may use: tool names or tool-plugin names, comma-separated (empty = all built-ins and every tool plugin; none = no tools)' },
   { key: 'toolTimeoutMs', env: 'PARLEY_TOOL_TIMEOUT_MS', flag: 'tool-timeout-ms', type: 'int', min: 100, max: 120_000, help: 'Longest one tool call may take; then the agent is told it failed and the call goes on, ms' },
   { key: 'toolFiller', env: 'PARLEY_TOOL_FILLER', flag: 'tool-filler', type: 'string', help: 'Said when a tool takes longer than about a second (empty = stay silent)' },
@@ -206,7 +225,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'controlToken', env: 'PARLEY_CONTROL_TOKEN', type: 'string', secret: true, help: 'Bearer token for the local control API (generated on first run when empty)' },
   { key: 'dialRatePerMinute', env: 'PARLEY_DIAL_RATE', flag: 'dial-rate', type: 'int', min: 1, max: 1_000, help: 'Outbound calls allowed per minute' },
   { key: 'maxStreams', env: 'PARLEY_MAX_STREAMS', flag: 'max-streams', type: 'int', min: 1, max: 10_000, help: 'Concurrent media streams (calls) accepted; more get a 503. The default is well above what one computer serves with real models (a few calls at once)' },
-  { key: 'maxCalls', env: 'PARLEY_MAX_CALLS', flag: 'max-calls', type: 'int', min: 0, max: 1_000, help: 'Calls served at once; one more hears a short "all lines are busy" notice and is hung up (never a model run). 0 = from the cores: 2 on a machine with up to 4 cores, then one per 2 cores, at most 8 — a conservative guess, since real-model cost per call is not measured yet (the concurrency bench will refine it). Below PARLEY_MAX_STREAMS' },
+  { key: 'maxCalls', env: 'PARLEY_MAX_CALLS', flag: 'max-calls', type: 'int', min: 0, max: 1_000, help: 'Calls served at once; one more hears a short "all lines are busy" notice and is hung up (never a model run). 0 = from the cores: 2 on a machine with up to 4 cores, then one per 2 cores, at most 8. The 2 is measured (npm run bench -- concurrent --standin on 2 cores: 2 calls kept the 1-call voice-to-voice median, 4 did not); the step above 4 cores is extrapolated. Below PARLEY_MAX_STREAMS' },
   { key: 'sttWorkers', env: 'PARLEY_STT_WORKERS', flag: 'stt-workers', type: 'int', min: 0, max: 16, help: 'Worker processes for the speech-to-text plugin: that many calls are transcribed at once, the others wait their turn fairly (a hung-up or interrupted call leaves the queue at once). 0 = one per 2 cores, 1 to 4 (each model run already uses several threads). Each worker holds its own copy of the model' },
   { key: 'ttsWorkers', env: 'PARLEY_TTS_WORKERS', flag: 'tts-workers', type: 'int', min: 0, max: 16, help: 'Worker processes for the text-to-speech plugin, as --stt-workers. 0 = one per 2 cores, 1 to 4' },
   { key: 'maxConnectionsPerAddress', env: 'PARLEY_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', type: 'int', min: 1, max: 100_000, help: 'Open connections one client address may hold on each listener (tunnelled and locally proxied traffic all comes from 127.0.0.1)' },
@@ -228,6 +247,7 @@ export const SETTINGS: readonly SettingDef[] = [
  * so the guess is conservative (2 on 2–4 cores, one per 2 cores above, at most 8) until the concurrency bench
  * (issue 17) measures it.
  */
+/** The default line count: 2 measured on 2 cores (docs/scaling.md §4); one per 2 cores above 4 cores is extrapolated. */
 export function callCapacity(maxCalls: number, cores: number = availableParallelism()): number {
   if (maxCalls > 0) return maxCalls;
   return Math.min(8, Math.max(2, Math.floor(cores / 2)));

@@ -13,6 +13,7 @@ import { ensurePrivateDir } from './private-files.ts';
 import { dirname, resolve } from 'node:path';
 import { SETTINGS, validatePatch, type Config } from './config-schema.ts';
 import { ParleyError, errorMessage } from './errors.ts';
+import { defaultPersonaFrom, personasFromSettings, validatePersonas, type Persona, type PersonaSourceSettings } from './personas.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import type { SettingSpec } from '../shared/plugins.ts';
 import { GUI_SETTINGS, SECRET_SETTINGS, type SecretKey, type SettingsPatch, type SettingsView } from '../shared/settings-view.ts';
@@ -68,6 +69,22 @@ export function readSettingsFile(dataDir: string): Partial<Config> {
   } catch (err) {
     throw new ParleyError('CONFIG_INVALID', `${path} is not valid JSON (${(err as Error).message}). Fix or delete it; the GUI rewrites it on save.`);
   }
+}
+
+/**
+ * The personas saved in <dataDir>/settings.json; a file from before personas (or none) gives one "Default"
+ * persona built from its systemPrompt / greeting / tts / tools / transferNumber / voicemailMessage.
+ */
+export function readPersonas(dataDir: string): Persona[] {
+  return personasFromSettings(readSettingsFile(dataDir) as PersonaSourceSettings);
+}
+
+/** Validate and save the personas (all or nothing; CONFIG_INVALID naming the persona and field). */
+export function savePersonas(dataDir: string, personas: unknown): Persona[] {
+  const valid = validatePersonas(personas, defaultPersonaFrom(readSettingsFile(dataDir) as PersonaSourceSettings));
+  if (valid.length === 0) throw new ParleyError('CONFIG_INVALID', 'Keep at least one persona: the first one answers every call no other persona claims.');
+  persistSettings(dataDir, { personas: valid } as unknown as Partial<Config>);
+  return valid;
 }
 
 const SECRET_KEYS = new Set(SETTINGS.filter((d) => d.secret).map((d) => d.key as string));

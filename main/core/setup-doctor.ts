@@ -92,6 +92,8 @@ function checkPlugins(d: DoctorDeps): Result {
     }
     active.push(`${kind}: ${name}`);
   }
+  // Why calls are not answered (main/core/calls/not-ready.ts): a needed plugin above cannot start.
+  if (problems.length) fixes.push('Until then every call hears the short "the assistant isn\'t ready yet" notice and is hung up.');
   for (const p of d.plugins.problems()) {
     problems.push(`skipped folder ${p.dir}: ${p.message}`);
     fixes.push(`Fix or remove ${p.dir}.`);

@@ -5,7 +5,7 @@
  * Data: the user-data folder (PARLEY_DATA_DIR / PARLEY_MODELS_DIR still win). Secrets: safeStorage (secrets.ts).
  * Quitting hangs up live calls when the core can, then stops the core, which ends every media stream cleanly.
  */
-import { app, BrowserWindow, dialog, ipcMain, protocol, safeStorage, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Notification, protocol, safeStorage, session, shell } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCore, type Core } from '../core/app.ts';
@@ -14,6 +14,7 @@ import { errorMessage } from '../core/errors.ts';
 import { createHandlers, type Handlers } from '../ipc/handlers.ts';
 import { RENDERER_DIR } from '../web/static-files.ts';
 import { registerIpc, sendEventsTo } from './ipc.ts';
+import { notifyOnEvents } from './notify.ts';
 import { APP_SCHEME, APP_SCHEME_PRIVILEGES, registerAppProtocol } from './protocol.ts';
 import { SafeStorageSecrets } from './secrets.ts';
 import { createMainWindow, denyPermissions, lockDownContents } from './window.ts';
@@ -88,6 +89,13 @@ async function start(): Promise<void> {
     onRefused: (channel, reason) => live.log.warn('IPC message refused', { channel, reason }),
   });
   sendEventsTo(core, () => (win && !win.isDestroyed() ? win.webContents : null));
+  // An incoming call or a new message: an OS notification; clicking it brings the window forward.
+  notifyOnEvents(core, Notification, () => {
+    if (!win || win.isDestroyed()) return;
+    if (win.isMinimized()) win.restore();
+    win.show();
+    win.focus();
+  });
   win = createMainWindow(BrowserWindow, shell, join(here, 'preload.cjs'));
   win.on('closed', () => (win = null));
 

@@ -11,6 +11,8 @@ import { contentSecurityPolicy, contentType, rendererFile, SECURITY_HEADERS } fr
 export const APP_SCHEME = 'parley';
 export const APP_ORIGIN = 'parley://app';
 export const APP_URL = `${APP_ORIGIN}/index.html`;
+/** The page may open the core's loopback /test-call WebSocket (the port is only known once the server listens). */
+export const TEST_CALL_CONNECT_SRC = 'ws://127.0.0.1:*';
 
 /**
  * Is this a URL of the app itself? (Node's URL gives non-special schemes the origin "null", so compare the
@@ -56,7 +58,7 @@ export async function handleAppRequest(request: Request, options: AppProtocolOpt
   if (!file || !existsSync(file)) return text(404, url.pathname === '/index.html' ? 'The GUI is not built: run `npm run build`.' : 'not found');
   return new Response(await readFile(file), {
     status: 200,
-    headers: { 'content-type': contentType(file), 'content-security-policy': contentSecurityPolicy(), 'cache-control': 'no-store', ...SECURITY_HEADERS },
+    headers: { 'content-type': contentType(file), 'content-security-policy': contentSecurityPolicy([TEST_CALL_CONNECT_SRC]), 'cache-control': 'no-store', ...SECURITY_HEADERS },
   });
 }
 

@@ -5,6 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import type { Core } from '../core/app.ts';
+import { replayRecording } from '../core/conversation/replay.ts';
+import { timelineOf } from '../core/records/timeline.ts';
 import { ParleyError, errorMessage, isParleyError } from '../core/errors.ts';
 import {
   RequestInvalid,
@@ -19,6 +21,7 @@ import {
   type ResponseOf,
 } from '../shared/contract.ts';
 import { persistSettings, saveSettings, settingsView, type SecretStore } from '../core/settings.ts';
+import { TEST_CALL_PATH } from '../core/server/test-call-socket.ts';
 
 export interface HostServices {
   mode: AppInfo['mode'];
@@ -45,6 +48,7 @@ export function createHandlers(core: Core, host: HostServices): Handlers {
       dataDir: core.config.dataDir,
       modelsDir: core.config.modelsDir,
       userPluginsDir: core.config.userPluginsDir,
+      testCallUrl: core.url ? `ws://127.0.0.1:${new URL(core.url).port}${TEST_CALL_PATH}?token=${encodeURIComponent(core.config.controlToken)}` : null,
     }),
     'calls.list': async () => core.calls(),
     'calls.dial': async ({ to, from }) => core.dial(from === undefined ? { to } : { to, from }),
@@ -105,7 +109,24 @@ export function createHandlers(core: Core, host: HostServices): Handlers {
         turns: summary.turns,
       };
     },
+    'records.timeline': async ({ sid, buckets }) => {
+      const detail = records().get(sid);
+      if (!detail) throw new ParleyError('CALL_NOT_FOUND', `There is no call record ${sid} (deleted?).`);
+      return timelineOf(detail, records().recordingFile(sid), buckets ?? 1000);
+    },
+    'records.replay': async ({ sid, variants }) => {
+      if (!records().get(sid)) throw new ParleyError('CALL_NOT_FOUND', `There is no call record ${sid} (deleted?).`);
+      const file = records().recordingFile(sid);
+      if (!file) throw new ParleyError('NOT_CONFIGURED', `Call ${sid} has no finished recording to replay: turn on "Record calls" in Settings for the next calls.`);
+      return { results: await replayRecording(file, variants) };
+    },
     'records.recordingUrl': async ({ sid }) => ({ url: records().recordingFile(sid) ? host.recordingUrl(sid) : null }),
+    'messages.list': async () => records().messages(),
+    'messages.done': async ({ id, done }) => {
+      const message = records().markMessageDone(id, done ?? true);
+      if (!message) throw new ParleyError('BAD_REQUEST', `There is no message ${id} in the inbox (deleted with its call?): reload the inbox (messages.list).`);
+      return message;
+    },
   };
 }
 

@@ -16,3 +16,12 @@ export interface LiveCall {
   /** The call's status as Twilio last reported it (`in-progress` while the stream runs). */
   status: CallStatus;
 }
+
+/** A test call's callSid (the GUI's Test call, mic and speakers, no Twilio): `TEST` and 8–64 letters or digits. */
+export const TEST_CALL_SID = /^TEST[A-Za-z0-9]{8,64}$/;
+/** The `from` a test call shows in the Calls view and History. */
+export const TEST_CALL_FROM = 'Test call';
+
+export function isTestCallSid(sid: string): boolean {
+  return TEST_CALL_SID.test(sid);
+}

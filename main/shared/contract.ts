@@ -12,13 +12,15 @@ import type { LiveCall } from './calls.ts';
 import type { CoreEvent } from './events.ts';
 import type { ModelInfo, VerifiedFile } from './models.ts';
 import type { PluginInfo, PluginKind, PluginProblem } from './plugins.ts';
-import type { CallDetail, CallPage, CallQuery } from './records.ts';
+import type { CallDetail, CallPage, CallQuery, MessageList, MessageRecord } from './records.ts';
 import { GUI_SETTINGS, SECRET_SETTINGS, type SecretKey, type SettingsPatch, type SettingsView } from './settings-view.ts';
 import type { ComponentStatus, CoreStatus, DoctorCheck, DoctorReport } from './status.ts';
+import type { ReplaySettingsView, ReplayView, Timeline } from './timeline.ts';
+export type { ReplaySettingsView, ReplayView, Timeline, TimelineMark, TimelinePeaks, TimelineTurn } from './timeline.ts';
 
 // The renderer imports only this file from main/: everything it needs of main/shared comes through here.
 export type { AgentState, CallDirection, CallStatus, EventOf, TurnMetrics } from './events.ts';
-export type { CallDetail, CallPage, CallQuery, ComponentStatus, CoreEvent, DoctorCheck, DoctorReport, LiveCall, ModelInfo, PluginInfo, PluginKind, PluginProblem };
+export type { CallDetail, CallPage, CallQuery, MessageList, MessageRecord, ComponentStatus, CoreEvent, DoctorCheck, DoctorReport, LiveCall, ModelInfo, PluginInfo, PluginKind, PluginProblem };
 export { GUI_SETTINGS, SECRET_SETTINGS, type GuiSettingKey, type SecretKey, type SecretStatus, type SettingsPatch, type SettingsView } from './settings-view.ts';
 export { E164, normalizeNumber, numberProblem } from './phone-number.ts';
 
@@ -42,6 +44,8 @@ export interface AppInfo {
   dataDir: string;
   modelsDir: string;
   userPluginsDir: string;
+  /** The desktop app's Test call WebSocket (docs/api.md, "/test-call"), with the token; null until the server listens. The headless GUI uses its own origin. */
+  testCallUrl?: string | null;
 }
 
 /** Server, tunnel and Twilio readiness (`Core.status()`); each detail says what to do when not ok. */
@@ -89,6 +93,14 @@ export interface Channels {
   'records.delete': { request: { sid: string }; response: null };
   'records.export': { request: { format: 'json' | 'csv'; since?: number }; response: ExportFile };
   'records.recordingUrl': { request: { sid: string }; response: { url: string | null } };
+  /** Waveform peaks of both channels (computed in the core) and the call's turns and marks; `buckets` 1..4000 (default 1000). */
+  'records.timeline': { request: { sid: string; buckets?: number }; response: Timeline };
+  /** Replays the recording's caller channel offline through the VAD and turn detector with each of 1..8 settings. */
+  'records.replay': { request: { sid: string; variants: ReplaySettingsView[] }; response: { results: ReplayView[] } };
+  /** The inbox: messages taken on calls, newest first, and how many are not done (the badge). */
+  'messages.list': { request: null; response: MessageList };
+  /** Marks a message done (`done: false` puts it back); answers the message. */
+  'messages.done': { request: { id: number; done?: boolean }; response: MessageRecord };
 }
 
 export type Channel = keyof Channels;
@@ -121,6 +133,10 @@ export const CHANNELS = [
   'records.delete',
   'records.export',
   'records.recordingUrl',
+  'records.timeline',
+  'records.replay',
+  'messages.list',
+  'messages.done',
 ] as const satisfies readonly Channel[];
 
 // Compile-time check that CHANNELS lists every channel of the map.
@@ -247,6 +263,14 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
     if (v.direction !== undefined && v.direction !== 'inbound' && v.direction !== 'outbound') fail(c, '"direction" must be inbound or outbound');
     return v as CallQuery;
   },
+  'messages.list': none,
+  'messages.done': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { id, done? }');
+    onlyKeys(c, v, ['id', 'done']);
+    if (!Number.isSafeInteger(v.id) || (v.id as number) <= 0) fail(c, '"id" must be a message id (a positive whole number from messages.list)');
+    if (v.done !== undefined && typeof v.done !== 'boolean') fail(c, '"done" must be true or false');
+    return v.done === undefined ? { id: v.id as number } : { id: v.id as number, done: v.done as boolean };
+  },
   'records.get': sidOnly('sid') as (c: string, v: unknown) => { sid: string },
   'records.delete': sidOnly('sid') as (c: string, v: unknown) => { sid: string },
   'records.export': (c, v) => {
@@ -257,6 +281,26 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
     return v.since === undefined ? { format: v.format as 'json' | 'csv' } : { format: v.format as 'json' | 'csv', since: v.since as number };
   },
   'records.recordingUrl': sidOnly('sid') as (c: string, v: unknown) => { sid: string },
+  'records.timeline': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { sid, buckets? }');
+    onlyKeys(c, v, ['sid', 'buckets']);
+    if (typeof v.sid !== 'string' || !v.sid) fail(c, '"sid" must be a call SID from records.list');
+    if (v.buckets !== undefined && (!Number.isInteger(v.buckets) || (v.buckets as number) < 1 || (v.buckets as number) > 4000)) fail(c, '"buckets" must be a whole number from 1 to 4000');
+    return v.buckets === undefined ? { sid: v.sid as string } : { sid: v.sid as string, buckets: v.buckets as number };
+  },
+  'records.replay': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { sid, variants: [{ silenceMs, threshold? }] }');
+    onlyKeys(c, v, ['sid', 'variants']);
+    if (typeof v.sid !== 'string' || !v.sid) fail(c, '"sid" must be a call SID from records.list');
+    if (!Array.isArray(v.variants) || v.variants.length < 1 || v.variants.length > 8) fail(c, '"variants" must be a list of 1 to 8 { silenceMs, threshold? }');
+    const variants = (v.variants as unknown[]).map((x) => {
+      if (!isObj(x) || !Number.isFinite(x.silenceMs) || (x.silenceMs as number) < 50 || (x.silenceMs as number) > 5000) fail(c, 'each variant needs "silenceMs" from 50 to 5000');
+      const o = x as Record<string, unknown>;
+      if (o.threshold !== undefined && (!Number.isFinite(o.threshold) || (o.threshold as number) <= 0 || (o.threshold as number) >= 1)) fail(c, '"threshold" must be between 0 and 1');
+      return o.threshold === undefined ? { silenceMs: o.silenceMs as number } : { silenceMs: o.silenceMs as number, threshold: o.threshold as number };
+    });
+    return { sid: v.sid as string, variants };
+  },
 };
 
 export function isChannel(value: unknown): value is Channel {

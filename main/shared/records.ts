@@ -54,7 +54,7 @@ export interface TurnRecord {
   latencies: TurnLatencies | null;
 }
 
-export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended' | 'answered-by' | 'transfer' | 'sms' | 'keys' | 'whisper' | 'turn-end';
+export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended' | 'answered-by' | 'transfer' | 'sms' | 'keys' | 'whisper' | 'turn-end' | 'tool' | 'message';
 
 export interface EventRecord {
   id: number;
@@ -66,7 +66,32 @@ export interface EventRecord {
 export interface CallDetail extends CallSummary {
   streamSid: string | null;
   turns: TurnRecord[];
+  /** Also holds the call's tool calls (`tool`: name, arguments, state, result/error, durationMs, turnId) and taken messages (`message`). */
   events: EventRecord[];
+  /** Messages taken on this call (the take_message tool), oldest first. */
+  messages?: MessageRecord[];
+}
+
+/** A message taken for the owner during a call: the GUI's Inbox, the export. */
+export interface MessageRecord {
+  id: number;
+  callSid: string;
+  /** The caller's name as they gave it (may be empty). */
+  name: string;
+  /** The number to call back (default: the caller's ID). */
+  callback: string;
+  message: string;
+  at: number;
+  done: boolean;
+  /** When it was marked done, or null. */
+  doneAt: number | null;
+}
+
+export interface MessageList {
+  /** Newest first. */
+  messages: MessageRecord[];
+  /** Messages not yet marked done (the new-message badge). */
+  undone: number;
 }
 
 export interface CallQuery {

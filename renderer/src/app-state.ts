@@ -2,7 +2,7 @@
  * The GUI's shared state, fed by the core's events through the bridge: live calls, model progress, status,
  * and change counters that tell views to refetch (plugins, settings, records). Toasts live here too.
  */
-import type { EventOf, GuiEvent, StatusReport } from '../../main/shared/contract.ts';
+import type { EventOf, GuiEvent, MessageList, StatusReport } from '../../main/shared/contract.ts';
 import { bridge, call, messageOf } from './bridge.ts';
 import { reduceCalls, seedCalls, Store, type CallsState } from './store.ts';
 
@@ -12,6 +12,16 @@ export const calls = new Store<CallsState>({});
 export const progress = new Store<Record<string, ModelProgress>>({});
 export const status = new Store<StatusReport | null>(null);
 export const versions = new Store({ plugins: 0, config: 0, records: 0 });
+/** The inbox (messages taken on calls) and its undone count: the navigation's badge. */
+export const inbox = new Store<MessageList | null>(null);
+
+export async function refreshInbox(): Promise<void> {
+  try {
+    inbox.set(await call('messages.list'));
+  } catch {
+    // records unavailable: the Inbox view shows the error when opened
+  }
+}
 
 export interface Toast {
   id: number;
@@ -41,6 +51,9 @@ export function handleEvent(event: GuiEvent): void {
       break;
     case 'config.changed':
       bump('config');
+      break;
+    case 'messages.changed':
+      void refreshInbox();
       break;
     case 'call.started':
       void refreshStatus(); // lines in use
@@ -104,6 +117,7 @@ export function startSync(): void {
   const all = () => {
     void refreshCalls().catch(() => {});
     void refreshStatus();
+    void refreshInbox();
     versions.update((v) => ({ plugins: v.plugins + 1, config: v.config + 1, records: v.records + 1 }));
   };
   bridge.onConnection((state) => state === 'open' && all());

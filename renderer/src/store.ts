@@ -4,7 +4,7 @@
  * `reduceCalls` is a pure function of (state, event): easy to reason about and to test.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { AgentState, CallDirection, GuiEvent, LiveCall, TurnMetrics } from '../../main/shared/contract.ts';
+import type { AgentState, CallDetail, CallDirection, GuiEvent, LiveCall, TurnMetrics } from '../../main/shared/contract.ts';
 
 export interface AgentLine {
   text: string;
@@ -20,6 +20,63 @@ export interface TurnView {
   metrics?: TurnMetrics;
   /** What the caller said over this reply that was only a backchannel ("mm-hm"): the agent went on. */
   backchannels?: string[];
+  /** What the agent did in this turn, between the caller's words and its reply: tool calls, messages taken. */
+  actions?: ActionView[];
+}
+
+/** One action row of the transcript. */
+export type ActionView =
+  | { kind: 'tool'; id: string; name: string; arguments: Record<string, unknown>; state: 'running' | 'done' | 'failed' | 'cancelled'; result?: string; error?: string; durationMs?: number }
+  | { kind: 'message'; id: string; name: string; callback: string; message: string };
+
+/** Adds or updates (same id) an action of a turn. */
+function withAction(t: TurnView, action: ActionView): TurnView {
+  const actions = [...(t.actions ?? [])];
+  const i = actions.findIndex((a) => a.kind === action.kind && a.id === action.id);
+  if (i >= 0) actions[i] = action;
+  else actions.push(action);
+  return { ...t, actions };
+}
+
+/** The turns of a recorded call (History), with its tool calls and taken messages as action rows. */
+export function turnsFromRecord(detail: CallDetail): TurnView[] {
+  let turns: TurnView[] = detail.turns.map((t) => ({
+    turnId: t.turnId,
+    ...(t.callerText !== null ? { caller: { text: t.callerText, final: true } } : {}),
+    ...(t.agentText !== null || t.agentFullText !== null
+      ? { agent: { text: t.agentFullText ?? t.agentText ?? '', heard: t.agentText ?? '', interrupted: t.interrupted, final: true } }
+      : {}),
+  }));
+  const put = (turnId: number, action: ActionView) => {
+    const i = turns.findIndex((t) => t.turnId === turnId);
+    if (i >= 0) turns[i] = withAction(turns[i]!, action);
+    else turns = [...turns, withAction({ turnId }, action)].sort((a, b) => a.turnId - b.turnId);
+  };
+  // Tool rows first, then the messages taken (a message is the outcome of a tool that is written after it).
+  let lastTurn = 0;
+  const messages: [number, ActionView][] = [];
+  for (const e of detail.events) {
+    const d = e.data;
+    if (e.type === 'tool') {
+      lastTurn = typeof d.turnId === 'number' ? d.turnId : lastTurn;
+      put(lastTurn, {
+        kind: 'tool',
+        id: String(d.toolCallId ?? e.id),
+        name: String(d.name ?? 'tool'),
+        arguments: d.arguments !== null && typeof d.arguments === 'object' ? (d.arguments as Record<string, unknown>) : {},
+        state: d.state === 'done' || d.state === 'failed' || d.state === 'cancelled' ? d.state : 'failed',
+        ...(typeof d.result === 'string' ? { result: d.result } : {}),
+        ...(typeof d.error === 'string' ? { error: d.error } : {}),
+        ...(typeof d.durationMs === 'number' ? { durationMs: d.durationMs } : {}),
+      });
+    } else if (e.type === 'message') {
+      // The turn of the tool that took it: the latest turn with caller words at that time.
+      const turnId = detail.turns.filter((t) => t.callerAt !== null && t.callerAt <= e.at).at(-1)?.turnId ?? lastTurn;
+      messages.push([turnId, { kind: 'message', id: String(d.messageId ?? e.id), name: String(d.name ?? ''), callback: String(d.callback ?? ''), message: String(d.message ?? '') }]);
+    }
+  }
+  for (const [turnId, m] of messages) put(turnId, m);
+  return turns;
 }
 
 export interface CallView {
@@ -106,6 +163,26 @@ export function reduceCalls(state: CallsState, event: GuiEvent): CallsState {
     case 'call.backchannel':
       next = withTurn(call, event.turnId, (t) => ({ ...t, backchannels: [...(t.backchannels ?? []), event.text] }));
       break;
+    case 'call.tool':
+      next = withTurn(call, event.turnId, (t) =>
+        withAction(t, {
+          kind: 'tool',
+          id: event.toolCallId,
+          name: event.name,
+          arguments: event.arguments ?? {},
+          state: event.state,
+          ...(event.result !== undefined ? { result: event.result } : {}),
+          ...(event.error !== undefined ? { error: event.error } : {}),
+          ...(event.durationMs !== undefined ? { durationMs: event.durationMs } : {}),
+        }),
+      );
+      break;
+    case 'call.message': {
+      // A message has no turn of its own: it belongs to the turn whose tool took it (the latest one).
+      const turnId = call.turns.at(-1)?.turnId ?? 0;
+      next = withTurn(call, turnId, (t) => withAction(t, { kind: 'message', id: `m${event.at}`, name: event.name, callback: event.callback, message: event.message }));
+      break;
+    }
     case 'call.dtmf':
       next = { ...call, dtmf: call.dtmf + event.digit };
       break;

@@ -89,7 +89,7 @@ describe('window', () => {
     expect(isExternalLink('javascript:alert(1)')).toBe(false);
   });
 
-  it('refuses every permission request (camera, microphone, notifications…)', () => {
+  it('refuses a permission request that names no origin or media types (the microphone rule: test/electron/permissions.test.ts)', () => {
     let request: ((wc: unknown, p: string, cb: (ok: boolean) => void) => void) | undefined;
     let check: (() => boolean) | undefined;
     denyPermissions({ setPermissionRequestHandler: (h: never) => (request = h), setPermissionCheckHandler: (h: never) => (check = h) } as never);

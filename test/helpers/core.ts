@@ -31,7 +31,10 @@ export async function startTestCore(overrides: Partial<Config> = {}, options: Co
   const config = loadConfig({
     env: {},
     file: null,
-    overrides: { port: 0, host: '127.0.0.1', pluginsDir: TEST_PLUGINS, dataDir, userPluginsDir: join(dataDir, 'plugins'), modelsDir: join(dataDir, 'models'), ...overrides },
+    overrides: { port: 0, host: '127.0.0.1', pluginsDir: TEST_PLUGINS, dataDir, userPluginsDir: join(dataDir, 'plugins'), modelsDir: join(dataDir, 'models'),
+      // No idle question or hang-up unless a test asks for it (test/core/conversation/idle.test.ts): a call that a
+      // test leaves silent for a while must not gain an agent line.
+      idleRepromptMs: 0, idleHangupMs: 0, ...overrides },
   });
   const sink = memorySink();
   const log = createLogger({ level: 'debug', sinks: [sink] });

@@ -40,7 +40,13 @@ export function chromiumPath(): string {
   return process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 }
 
-export async function startGui(overrides: Partial<Config> = {}, options: CoreOptions = {}): Promise<GuiRig> {
+/** Options of the browser itself (the defaults suit every view; a test adds, e.g., a fake microphone). */
+export interface BrowserOptions {
+  /** Extra Chromium switches, after the defaults (e.g. --use-fake-device-for-media-stream). */
+  chromiumArgs?: string[];
+}
+
+export async function startGui(overrides: Partial<Config> = {}, options: CoreOptions = {}, browser: BrowserOptions = {}): Promise<GuiRig> {
   const rendererDir = await buildRendererInto();
   const t = await startTestCore(overrides, { watchPlugins: true, ...options });
   const folderOpened: string[] = [];
@@ -59,7 +65,7 @@ export async function startGui(overrides: Partial<Config> = {}, options: CoreOpt
     executablePath: chromiumPath(),
     headless: true,
     viewport: { width: 1280, height: 820 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic', ...(browser.chromiumArgs ?? [])],
     acceptDownloads: true,
   });
   const page = context.pages()[0] ?? (await context.newPage());

@@ -2,7 +2,7 @@
  * The core's side of the built-in host actions (actions.ts): what `end_call` and `take_message` do to a live
  * call. Other actions (transfer, sms, keys) extend `ActionHost` with what they need.
  */
-import { errorMessage, isParleyError } from '../errors.ts';
+import { ParleyError, errorMessage, isParleyError } from '../errors.ts';
 import type { CoreEvents } from '../event-bus.ts';
 import type { Logger } from '../log.ts';
 import type { CallRegistry } from './call-registry.ts';
@@ -10,6 +10,7 @@ import type { TwilioAccount } from '../twilio/account.ts';
 import type { ActionHost } from '../tools/actions.ts';
 import type { TwilioActionHost } from '../tools/twilio-actions.ts';
 import type { CallFeatures } from './call-features.ts';
+import { isTestCallSid } from '../../shared/calls.ts';
 
 export interface ActionHostDeps {
   calls: Pick<CallRegistry, 'endStream'>;
@@ -23,7 +24,7 @@ export function createActionHost(d: ActionHostDeps): ActionHost {
     async endCall(callSid, reason) {
       // Closing the stream ends a <Connect><Stream> call (no TwiML follows it); the REST hang-up makes sure.
       d.calls.endStream(callSid, reason);
-      if (!d.account.configured()) return;
+      if (!d.account.configured() || isTestCallSid(callSid)) return;
       try {
         await d.account.hangup(callSid);
       } catch (err) {
@@ -41,8 +42,19 @@ export function createActionHost(d: ActionHostDeps): ActionHost {
 /** The ActionHost members for these actions, done by the core's call features (looked up when used). */
 export function twilioActionHost(features: () => CallFeatures): Required<TwilioActionHost> {
   return {
-    transferCall: (callSid) => features().transfer(callSid),
-    sendSms: (callSid, m) => features().sendSms(callSid, m),
+    transferCall: async (callSid) => {
+      noPhoneLine(callSid, 'put the caller through');
+      return features().transfer(callSid);
+    },
+    sendSms: async (callSid, m) => {
+      noPhoneLine(callSid, 'text the caller');
+      return features().sendSms(callSid, m);
+    },
     pressKeys: (callSid, digits) => features().pressKeys(callSid, digits),
   };
+}
+
+/** A test call (the GUI's mic and speakers) has no Twilio call and no caller's number behind it. */
+function noPhoneLine(callSid: string, what: string): void {
+  if (isTestCallSid(callSid)) throw new ParleyError('BAD_REQUEST', `this is a test call from the computer's microphone: there is no phone line to ${what}. It works on a real call.`);
 }

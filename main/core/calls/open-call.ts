@@ -18,7 +18,9 @@ import type { Lease, PluginRegistry } from '../plugins/registry.ts';
 import type { StartMessage } from '../twilio/media-stream.ts';
 import { callDirection } from '../twilio/twiml.ts';
 import { BusyNotice } from './busy-notice.ts';
+import { NotReadyNotice, notReadyReason, type NotReady } from './not-ready.ts';
 import { openCallTools } from '../tools/open-tools.ts';
+import { callPersona } from '../personas-for-calls.ts';
 import type { ActionHost } from '../tools/actions.ts';
 import type { CallRegistry, StreamSocket } from './call-registry.ts';
 
@@ -41,7 +43,7 @@ export interface OpenCallDeps {
   resume?(callSid: string, parameters: Record<string, string>): { history: ChatMessage[]; lastTurnId: number; greeting: string } | null;
 }
 
-export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | BusyNotice {
+export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | BusyNotice | NotReadyNotice {
   const s = start.start;
   const vad = deps.vad();
   if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
@@ -56,6 +58,9 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   // Checked and registered in one synchronous step, so two starts at once can't both take the last line.
   const capacity = callCapacity(deps.config.maxCalls);
   if (deps.calls.inUse >= capacity) return openBusyNotice(deps, start, socket, capacity);
+  // A plugin the call needs cannot start (not installed, failed to load, model missing): a spoken notice, not dead air.
+  const notReady = notReadyReason(deps.plugins);
+  if (notReady) return openNotReadyNotice(deps, start, socket, notReady);
   const { plugins } = deps;
   const taken: Lease<PluginKind>[] = [];
   const take = <K extends PluginKind>(kind: K): Lease<K> => {
@@ -74,6 +79,11 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
     if (tools) taken.push(...tools.leases);
     const resume = deps.resume?.(s.callSid, p) ?? null;
     const settings = conversationSettings(deps.config);
+    // The persona that takes the call (main/core/personas.ts): by the number called, else the default.
+    const persona = callPersona(deps.config, callDirection(p.direction) === 'inbound' ? (p.to ?? null) : null);
+    if (persona.problem) deps.log.warn('personas unreadable: this call uses the default settings', { callSid: s.callSid, problem: persona.problem });
+    settings.greeting = persona.greeting;
+    settings.systemPrompt = persona.systemPrompt;
     if (resume) settings.greeting = resume.greeting;
     session = new CallSession({
       callSid: s.callSid,
@@ -93,6 +103,11 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
       pacing: deps.pacing,
       ...(resume ? { resume: { history: resume.history, lastTurnId: resume.lastTurnId } } : {}),
       onEnded: () => deps.calls.streamEnded(session),
+      // The idle watch and the longest call hang up the way end_call does.
+      hangUp: (reason) => {
+        if (deps.actions) void deps.actions.endCall(s.callSid, reason).catch((err: unknown) => deps.log.warn('hanging up failed', { callSid: s.callSid, error: String(err) }));
+        else deps.calls.endStream(s.callSid, reason);
+      },
     });
     deps.calls.streamStarted(session, socket);
   } catch (err) {
@@ -119,6 +134,28 @@ function openBusyNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamS
     events: deps.events,
     log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
     capacity,
+    hangup: () => deps.calls.completeAtTwilio(s.callSid),
+    onEnded: () => deps.calls.streamEnded(notice),
+  });
+  deps.calls.streamStarted(notice, socket);
+  notice.start();
+  return notice;
+}
+
+/** A needed plugin cannot start: the call hears the bundled "not ready" notice and is hung up. */
+function openNotReadyNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket, why: NotReady): NotReadyNotice {
+  const s = start.start;
+  const p = s.customParameters;
+  const notice: NotReadyNotice = new NotReadyNotice({
+    callSid: s.callSid,
+    streamSid: s.streamSid,
+    direction: callDirection(p.direction),
+    from: p.from ?? null,
+    to: p.to ?? null,
+    socket,
+    events: deps.events,
+    log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
+    why,
     hangup: () => deps.calls.completeAtTwilio(s.callSid),
     onEnded: () => deps.calls.streamEnded(notice),
   });

@@ -24,6 +24,7 @@ import { Hearing } from './hearing.ts';
 import type { PacingStats } from './pacing-stats.ts';
 import { Playout } from './playout.ts';
 import type { CallTools } from '../tools/call-tools.ts';
+import { IdleWatch } from './idle-watch.ts';
 
 export interface CallSessionOptions {
   callSid: string;
@@ -50,6 +51,8 @@ export interface CallSessionOptions {
   now?: () => number;
   /** Coming back to the agent after an unanswered transfer: the conversation so far, and its last turn. */
   resume?: { history: readonly ChatMessage[]; lastTurnId: number };
+  /** End the call from this side (the idle watch, the longest call): the way end_call does. Default: end(). */
+  hangUp?(reason: string): void;
   /** Keys pressed within this long of each other are one turn ("[the caller pressed 1 2 3]"). Default 1000 ms. */
   dtmfGapMs?: number;
 }
@@ -69,6 +72,7 @@ export class CallSession {
   readonly #playout: Playout;
   readonly #hearing: Hearing;
   readonly #dialogue: Dialogue;
+  readonly #idle: IdleWatch;
   #inboundMs = 0;
   #ended = false;
   #keys: string[] = [];
@@ -104,10 +108,19 @@ export class CallSession {
     this.#hearing = new Hearing(
       { callSid: options.callSid, vad: options.vad, stt: options.leases.stt, turn: options.leases.turn ?? null, echo, settings: s, log: this.#log, signal: this.#call.signal, now },
       {
-        turnStart: () => this.#dialogue.callerTurnStarted(),
+        turnStart: () => {
+          this.#idle.callerSpeaking();
+          this.#dialogue.callerTurnStarted();
+        },
         pause: (u) => this.#dialogue.prepare(u),
-        resume: () => this.#dialogue.resumed(),
-        end: (u, how) => void this.#dialogue.respond(u, how),
+        resume: () => {
+          this.#idle.callerSpeaking();
+          this.#dialogue.resumed();
+        },
+        end: (u, how) => {
+          this.#idle.callerDone();
+          void this.#dialogue.respond(u, how);
+        },
       },
     );
     this.#dialogue = new Dialogue({
@@ -122,6 +135,25 @@ export class CallSession {
       now,
       tools: options.tools ?? null,
       ...(options.resume ? { history: options.resume.history, firstTurnId: options.resume.lastTurnId } : {}),
+    });
+    this.#idle = this.#idleWatch(s);
+  }
+
+  // Idle caller and longest call (issue 14 §3).
+  #idleWatch(s: ConversationSettings): IdleWatch {
+    return new IdleWatch({
+      // Settings made before these existed (tests' own) leave them off.
+      repromptMs: s.idleRepromptMs ?? 0,
+      hangupMs: s.idleHangupMs ?? 0,
+      maxCallMs: s.maxCallMs ?? 0,
+      prompt: s.idlePrompt ?? '',
+      idleGoodbye: s.idleGoodbye ?? '',
+      maxGoodbye: s.maxCallGoodbye ?? '',
+      agentIdle: () => this.#dialogue.idle,
+      say: (text) => this.#dialogue.say(text),
+      finalWords: (text) => this.finalWords(text, { interrupt: false }),
+      hangUp: (reason) => (this.#o.hangUp ? this.#o.hangUp(reason) : this.end(reason)),
+      log: this.#log,
     });
   }
 
@@ -158,6 +190,7 @@ export class CallSession {
       models: o.models ?? {},
     });
     this.#dialogue.start();
+    this.#idle.start();
   }
 
   /** One inbound media frame, decoded by the wire module. */
@@ -222,6 +255,7 @@ export class CallSession {
     if (this.#ended) return;
     this.#ended = true;
     if (this.#keysTimer) clearTimeout(this.#keysTimer);
+    this.#idle.stop();
     this.#call.abort();
     this.#hearing.close();
     this.#playout.close();

@@ -20,6 +20,12 @@ export const CONVERSATION_KEYS = [
   'pluginTimeoutMs',
   'leadMs',
   'apology',
+  'idleRepromptMs',
+  'idleHangupMs',
+  'maxCallMs',
+  'idlePrompt',
+  'idleGoodbye',
+  'maxCallGoodbye',
 ] as const satisfies readonly (keyof Config)[];
 
 export type ConversationSettings = Pick<Config, (typeof CONVERSATION_KEYS)[number]>;

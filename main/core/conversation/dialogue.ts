@@ -348,6 +348,22 @@ export class Dialogue {
     this.#closing = false;
   }
 
+  /** Nothing in flight: not speaking, thinking or in a tool, and not closing (the idle watch's question). */
+  get idle(): boolean {
+    return this.#reply === null && !this.#closing && !this.#ended;
+  }
+
+  /** Say `text` as an agent turn of its own, no LLM (the idle question); the caller may barge in as usual. */
+  async say(text: string): Promise<void> {
+    if (this.#ended || this.#closing || !text.trim()) return;
+    this.#dropAttempt();
+    const reply = this.#begin(++this.#turnId);
+    const result = await this.#speech(reply, 'prompt').say(text);
+    this.#recordAgent(reply, result);
+    if (result.error) this.#log.error('could not speak the prompt', { error: errorMessage(result.error) });
+    this.#finish(reply);
+  }
+
   /**
    * Send audio that is not speech (DTMF tones) after what is already queued; resolves when Twilio has played it,
    * or after `timeoutMs` (a call whose marks stopped coming must not hold the caller of this forever).

@@ -19,12 +19,12 @@ import type { TappedFrame } from '../audio/audio-tap.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { openRecordsDb, recordsDbPath, RECORDINGS_DIR, type RecordsDb } from './db.ts';
 import { exportRecords, type ExportOptions, type ExportSummary } from './export-format.ts';
-import { getCall, listCalls } from './queries.ts';
+import { getCall, listCalls, listMessages, markMessageDone } from './queries.ts';
 import { CallRecorder, type CallRecorderOptions } from './recorder.ts';
 import { ensurePrivateDir, ensurePrivateFile, tightenPrivateFiles } from '../private-files.ts';
 import { recordingAbsolutePath, recoverAfterCrash, type RecoveryResult } from './recovery.ts';
 import type { RecordsStatus } from '../../shared/status.ts';
-import { INCOMPLETE_MARKER, type CallDetail, type CallPage, type CallQuery } from './types.ts';
+import { INCOMPLETE_MARKER, type CallDetail, type CallPage, type CallQuery, type MessageList, type MessageRecord } from './types.ts';
 import { isRecordedEvent, RecordsWriter } from './writer.ts';
 
 const DAY_MS = 86_400_000;
@@ -64,6 +64,8 @@ export class CallStore {
   readonly #recorderOptions: CallStoreOptions['recorder'];
   #recordCalls: boolean;
   #retentionDays: number | null = null;
+  /** The bus it is attached to: the inbox's `messages.changed` goes out on it. */
+  #events: CoreEvents | null = null;
   #retentionTimer: NodeJS.Timeout | null = null;
   readonly #recorders = new Map<string, { recorder: CallRecorder; path: string }>();
   /** Calls whose record-or-not decision is made (at their first audio frame). Kept after the call ends, so
@@ -128,6 +130,7 @@ export class CallStore {
 
   /** Subscribes to the core's events; returns the unsubscribe function. */
   attach(events: CoreEvents): () => void {
+    this.#events = events;
     const off = events.onAny((event) => this.handle(event));
     this.#detach.push(off);
     return off;
@@ -147,6 +150,7 @@ export class CallStore {
       if (skipped !== null && event.type !== 'call.error') this.#log.warn('records: event not stored', { type: event.type, reason: skipped });
       if (event.type === 'call.ended') this.#pendingEnded.delete(event.callSid);
       this.#writeWorked();
+      if (event.type === 'call.message' && skipped === null) this.#events?.emit({ type: 'messages.changed', at: Date.now() });
     } catch (err) {
       // A lost `call.ended` would leave the call "in progress" for good: it is written again once writes work.
       if (event.type === 'call.ended' && this.#pendingEnded.size < MAX_PENDING_ENDED) this.#pendingEnded.set(event.callSid, event);
@@ -249,6 +253,18 @@ export class CallStore {
     return getCall(this.#db, sid);
   }
 
+  /** The inbox: messages taken for the owner, newest first, with the count not done yet. */
+  messages(options: { limit?: number } = {}): MessageList {
+    return listMessages(this.#db, options);
+  }
+
+  /** Marks a message done (or not done); null when there is no such message. Tells the GUI (`messages.changed`). */
+  markMessageDone(id: number, done = true): MessageRecord | null {
+    const message = markMessageDone(this.#db, id, done);
+    if (message) this.#events?.emit({ type: 'messages.changed', at: Date.now() });
+    return message;
+  }
+
   /** The recording's absolute path when it exists on disk (and is complete: not while the call records). */
   recordingFile(sid: string): string | null {
     if (this.#recorders.has(sid) || this.#closing.has(sid)) return null;
@@ -273,7 +289,9 @@ export class CallStore {
       // The audio goes first: a row without its file is harmless, a file without its row would be forgotten.
       const file = row.recording_path ? recordingAbsolutePath(this.dataDir, this.recordingsDir, row.recording_path) : null;
       if (file) await rm(file, { force: true });
-      this.#db.prepare('DELETE FROM calls WHERE sid = ?').run(sid);
+      const hadMessages = this.#db.prepare('SELECT 1 FROM messages WHERE call_sid = ? LIMIT 1').get(sid) !== undefined;
+      this.#db.prepare('DELETE FROM calls WHERE sid = ?').run(sid); // turns, events and messages go with it
+      if (hadMessages) this.#events?.emit({ type: 'messages.changed', at: Date.now() });
     } catch (err) {
       if (!wasDeleted) this.#deleted.delete(sid);
       throw new ParleyError('RECORDS_FAILED', `Deleting call ${sid} failed: ${errorMessage(err)}`, { cause: err, details: { sid } });

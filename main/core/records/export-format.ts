@@ -1,6 +1,7 @@
 /**
  * Export of the call records, streamed to any writable (a file, standard output, an HTTP response):
- * - json: one document `{ format, version, exportedAt, since, calls: [call + turns + events] }`, times as ISO 8601;
+ * - json: one document `{ format, version, exportedAt, since, calls: [call + turns + events + actions + messages] }`,
+ *   times as ISO 8601 (`actions` = the call's tool calls, `messages` = messages taken on it);
  * - csv: one row per turn (a call without turns gets one row with empty turn columns), call columns repeated,
  *   RFC 4180 quoting, CRLF line ends.
  * Calls come oldest first, one at a time, so memory does not grow with the size of the history.
@@ -106,6 +107,9 @@ function jsonCall(call: CallDetail): unknown {
     recording: call.recording?.path ?? null,
     turns: call.turns.map((t) => ({ ...t, callerAt: iso(t.callerAt), agentAt: iso(t.agentAt) })),
     events: call.events.map((e) => ({ at: iso(e.at), type: e.type, data: e.data })),
+    // Added after v1 (readers of v1 ignore it): tool calls as actions between turns, and taken messages.
+    actions: call.events.filter((e) => e.type === 'tool').map((e) => ({ at: iso(e.at), ...e.data })),
+    messages: (call.messages ?? []).map((m) => ({ id: m.id, name: m.name, callback: m.callback, message: m.message, at: iso(m.at), done: m.done, doneAt: iso(m.doneAt) })),
   };
 }
 

@@ -73,6 +73,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE turns ADD COLUMN engine_overhead_ms INTEGER;
     `,
   },
+  {
+    version: 3,
+    description: 'messages taken for the owner (the inbox)',
+    sql: `
+      CREATE TABLE messages (
+        id        INTEGER PRIMARY KEY,
+        call_sid  TEXT NOT NULL REFERENCES calls (sid) ON DELETE CASCADE,
+        name      TEXT NOT NULL DEFAULT '',
+        callback  TEXT NOT NULL DEFAULT '',
+        message   TEXT NOT NULL DEFAULT '',
+        at        INTEGER NOT NULL,
+        done_at   INTEGER                -- NULL until marked done
+      );
+      CREATE INDEX messages_at ON messages (at);
+      CREATE INDEX messages_call ON messages (call_sid);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

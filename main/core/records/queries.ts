@@ -4,7 +4,7 @@
  */
 import { ParleyError } from '../errors.ts';
 import type { RecordsDb } from './db.ts';
-import type { CallDetail, CallPage, CallQuery, CallSummary, EventRecord, EventRecordType, TurnRecord } from './types.ts';
+import type { CallDetail, CallPage, CallQuery, CallSummary, EventRecord, EventRecordType, MessageList, MessageRecord, TurnRecord } from './types.ts';
 
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
@@ -173,7 +173,41 @@ export function getCall(db: RecordsDb, sid: string): CallDetail | null {
   }[]).map(
     (e): EventRecord => ({ id: e.id, at: e.at, type: e.type as EventRecordType, data: parseJson<Record<string, unknown>>(e.data) ?? {} }),
   );
-  return { ...toSummary(row), streamSid: row.stream_sid, turns, events };
+  const messages = (db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE call_sid = ? ORDER BY at, id`).all(sid) as MessageRow[]).map(toMessage);
+  return { ...toSummary(row), streamSid: row.stream_sid, turns, events, messages };
+}
+
+interface MessageRow {
+  id: number;
+  call_sid: string;
+  name: string;
+  callback: string;
+  message: string;
+  at: number;
+  done_at: number | null;
+}
+
+const MESSAGE_COLUMNS = 'id, call_sid, name, callback, message, at, done_at';
+
+function toMessage(row: MessageRow): MessageRecord {
+  return { id: row.id, callSid: row.call_sid, name: row.name, callback: row.callback, message: row.message, at: row.at, done: row.done_at !== null, doneAt: row.done_at };
+}
+
+/** The inbox: messages newest first (at most `limit`, 1..500, default 200) and how many are not done yet. */
+export function listMessages(db: RecordsDb, options: { limit?: number } = {}): MessageList {
+  const limit = Math.min(MAX_PAGE, Math.max(1, Math.trunc(finiteOrUndefined(options.limit, 'limit') ?? 200)));
+  const rows = db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages ORDER BY at DESC, id DESC LIMIT ?`).all(limit) as MessageRow[];
+  const undone = (db.prepare('SELECT count(*) AS n FROM messages WHERE done_at IS NULL').get() as { n: number }).n;
+  return { messages: rows.map(toMessage), undone };
+}
+
+/** Marks a message done (or not done again); returns it, or null when there is no such message. */
+export function markMessageDone(db: RecordsDb, id: number, done = true, at = Date.now()): MessageRecord | null {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new ParleyError('BAD_REQUEST', `A message id is a positive whole number (from the inbox list), not ${JSON.stringify(id)}.`);
+  if (done) db.prepare('UPDATE messages SET done_at = coalesce(done_at, ?) WHERE id = ?').run(Math.round(at), id);
+  else db.prepare('UPDATE messages SET done_at = NULL WHERE id = ?').run(id);
+  const row = db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`).get(id) as MessageRow | undefined;
+  return row ? toMessage(row) : null;
 }
 
 /** Sids of calls started at or after `since` (all when undefined), oldest first: the export's order. */

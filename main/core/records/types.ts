@@ -3,7 +3,7 @@
  * Times are epoch milliseconds; JSON-safe throughout.
  */
 // The shapes are shared with the GUI (main/shared/records.ts).
-export type { CallDetail, CallPage, CallQuery, CallSummary, EventRecord, EventRecordType, RecordingInfo, TurnLatencies, TurnRecord } from '../../shared/records.ts';
+export type { CallDetail, CallPage, CallQuery, CallSummary, EventRecord, EventRecordType, MessageList, MessageRecord, RecordingInfo, TurnLatencies, TurnRecord } from '../../shared/records.ts';
 
 /** Twilio's terminal call statuses: once a call has one, no later non-terminal status replaces it. */
 export const TERMINAL_STATUSES = ['completed', 'busy', 'no-answer', 'failed', 'canceled'] as const;

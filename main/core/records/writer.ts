@@ -14,7 +14,7 @@ const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 const MAX_TEXT = 100_000;
 
 export type RecordedEvent = EventOf<
-  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error' | 'call.answered_by' | 'call.transfer' | 'call.sms' | 'call.keys' | 'call.whisper'
+  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error' | 'call.answered_by' | 'call.transfer' | 'call.sms' | 'call.keys' | 'call.whisper' | 'call.tool' | 'call.message'
 >;
 
 const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
@@ -32,6 +32,8 @@ const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
   'call.sms',
   'call.keys',
   'call.whisper',
+  'call.tool',
+  'call.message',
 ]);
 
 export function isRecordedEvent(event: CoreEvent): event is RecordedEvent {
@@ -209,6 +211,30 @@ export class RecordsWriter {
       case 'call.whisper':
         this.#event(sid, at, 'whisper', { turnId: event.turnId, text: text(event.text).slice(0, 1000) });
         return;
+      case 'call.tool': {
+        // One action row per tool call, written when it finished (done / failed / cancelled); `running` is live only.
+        if (event.state === 'running') return;
+        const state = event.state === 'done' || event.state === 'failed' || event.state === 'cancelled' ? event.state : 'failed';
+        const args = event.arguments !== null && typeof event.arguments === 'object' ? event.arguments : {};
+        const argsJson = json(args) ?? '{}';
+        this.#event(sid, at, 'tool', {
+          turnId: event.turnId,
+          toolCallId: text(event.toolCallId).slice(0, 200),
+          name: text(event.name).slice(0, 200),
+          arguments: argsJson.length <= 10_000 ? args : { truncated: argsJson.slice(0, 10_000) },
+          state,
+          ...(event.result !== undefined ? { result: text(event.result).slice(0, 10_000) } : {}),
+          ...(event.error !== undefined ? { error: text(event.error).slice(0, 2000) } : {}),
+          ...(ms(event.durationMs) !== null ? { durationMs: ms(event.durationMs) } : {}),
+        });
+        return;
+      }
+      case 'call.message': {
+        const m = { name: text(event.name).slice(0, 200), callback: text(event.callback).slice(0, 40), message: text(event.message).slice(0, 10_000) };
+        const id = Number(s.insertMessage.run(sid, m.name, m.callback, m.message, at).lastInsertRowid);
+        this.#event(sid, at, 'message', { messageId: id, ...m });
+        return;
+      }
     }
   }
 
@@ -283,6 +309,7 @@ function prepare(db: RecordsDb) {
     interrupted: db.prepare(`
       INSERT INTO turns (call_sid, turn_id, interrupted) VALUES (?, ?, 1)
       ON CONFLICT (call_sid, turn_id) DO UPDATE SET interrupted = 1`),
+    insertMessage: db.prepare('INSERT INTO messages (call_sid, name, callback, message, at) VALUES (?, ?, ?, ?, ?)'),
     insertEvent: db.prepare('INSERT INTO events (call_sid, at, type, data) VALUES (?, ?, ?, ?)'),
     touch: db.prepare('UPDATE calls SET last_event_at = max(last_event_at, ?) WHERE sid = ? AND ended_at IS NULL'),
     setRecording: db.prepare('UPDATE calls SET recording_path = ?, recording_bytes = ?, recording_ms = ? WHERE sid = ?'),

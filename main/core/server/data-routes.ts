@@ -115,6 +115,22 @@ export function recordRoutes(records: () => CallStore | null): Route[] {
       },
     },
     { method: 'DELETE', path: '/records/calls/:sid', access: 'control', handler: async ({ params }) => (await store().delete(params.sid!), { ok: true }) },
+    // The inbox (messages taken on calls): newest first with the undone count; mark one done (`{ "done": false }` undoes).
+    { method: 'GET', path: '/records/messages', access: 'control', handler: () => store().messages() },
+    {
+      method: 'POST',
+      path: '/records/messages/:id/done',
+      access: 'control',
+      handler: ({ params, body }) => {
+        const id = Number(params.id);
+        if (!/^[1-9][0-9]*$/.test(params.id ?? '')) throw new ParleyError('BAD_REQUEST', `"${params.id}" is not a message id: use the id from GET /records/messages`);
+        const done = body !== null && typeof body === 'object' && 'done' in body ? (body as { done: unknown }).done : true;
+        if (typeof done !== 'boolean') throw new ParleyError('BAD_REQUEST', '"done" must be true or false');
+        const message = store().markMessageDone(id, done);
+        if (!message) throw new ParleyError('BAD_REQUEST', `there is no message ${id}: use an id from GET /records/messages`);
+        return message;
+      },
+    },
     {
       method: 'GET',
       path: '/records/calls/:sid/recording.wav',

@@ -1,12 +1,13 @@
 /**
  * The status bar: server, public tunnel, Twilio — each green or red with what to do when red — the call
  * records when writes fail (a full disk), the lines in use against capacity (PARLEY_MAX_CALLS), and "Check
- * setup", which runs the core's doctor and lists every check with its fix.
+ * setup", which runs the core's doctor and lists every check with its fix; "Get started" opens the first-run checklist.
  */
 import { useState } from 'preact/hooks';
 import type { ComponentStatus, DoctorReport, StatusReport } from '../../../main/shared/contract.ts';
 import { refreshStatus, status } from '../app-state.ts';
 import { bridge, call, messageOf } from '../bridge.ts';
+import { askNotifyPermission, notifyPermission } from '../notifications.ts';
 import { useStore } from '../store.ts';
 import { ActionButton, Dot, ErrorBox } from './ui.tsx';
 
@@ -34,8 +35,9 @@ function partsOf(s: StatusReport | null): Part[] {
   return s?.records && s.records.failedWrites > 0 ? [...base, 'records'] : base;
 }
 
-export function StatusBar(props: { connection: string }) {
+export function StatusBar(props: { connection: string; onGetStarted?: () => void }) {
   const s = useStore(status);
+  const notify = useStore(notifyPermission);
   const [open, setOpen] = useState(false);
   const [doctor, setDoctor] = useState<DoctorReport | null>(null);
   const [doctorError, setDoctorError] = useState<string | null>(null);
@@ -119,6 +121,16 @@ export function StatusBar(props: { connection: string }) {
         ) : null}
         <span class="status-more">{open ? 'Hide' : 'Details & check setup'}</span>
       </button>
+      {notify === 'default' ? (
+        <button type="button" class="btn plain small" title="A desktop notification for an incoming call and for a new message" onClick={() => void askNotifyPermission()}>
+          Turn on notifications
+        </button>
+      ) : null}
+      {props.onGetStarted ? (
+        <button type="button" class="btn plain small get-started-btn" onClick={props.onGetStarted}>
+          Get started
+        </button>
+      ) : null}
       {bridge.mode === 'headless' ? (
         <span class={`conn conn-${props.connection}`} role="status">
           {props.connection === 'open' ? 'Connected' : props.connection === 'connecting' ? 'Connecting…' : props.connection === 'no-token' ? 'No access token' : 'Reconnecting…'}

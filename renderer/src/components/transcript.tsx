@@ -3,7 +3,48 @@
  * played (Twilio-acknowledged) in normal type; what was generated but never heard — the rest of a reply the
  * caller interrupted — struck through and faded, cut exactly where the caller stopped hearing it.
  */
-import type { AgentLine, TurnView } from '../store.ts';
+import type { ActionView, AgentLine, TurnView } from '../store.ts';
+
+const TOOL_STATE: Record<Extract<ActionView, { kind: 'tool' }>['state'], string> = {
+  running: 'running…',
+  done: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+function argsText(args: Record<string, unknown>): string {
+  const text = Object.entries(args)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/** A tool call and its result, or a message taken: what the agent did between the caller's words and its reply. */
+export function ActionRow(props: { action: ActionView }) {
+  const a = props.action;
+  if (a.kind === 'message') {
+    return (
+      <div class="line action message-taken" data-action="message">
+        <span class="who">Message</span>
+        <p>
+          <strong>{a.name || 'Caller'}</strong>
+          {a.callback ? <> · call back {a.callback}</> : null}: “{a.message}”
+        </p>
+      </div>
+    );
+  }
+  const outcome = a.state === 'failed' ? a.error : a.state === 'done' ? a.result : undefined;
+  return (
+    <div class={`line action tool s-${a.state}`} data-action="tool" data-tool={a.name}>
+      <span class="who">Tool</span>
+      <p>
+        <code>{a.name}</code>({argsText(a.arguments)}) <span class="cut-label">{TOOL_STATE[a.state]}</span>
+        {a.durationMs !== undefined ? <span class="muted small"> {a.durationMs} ms</span> : null}
+        {outcome ? <span class="tool-result"> → {outcome.length > 300 ? `${outcome.slice(0, 299)}…` : outcome}</span> : null}
+      </p>
+    </div>
+  );
+}
 
 export function AgentText(props: { line: AgentLine }) {
   const { text, heard, interrupted, final } = props.line;
@@ -33,7 +74,7 @@ export function AgentText(props: { line: AgentLine }) {
 }
 
 export function Transcript(props: { turns: TurnView[]; live?: boolean; emptyText?: string }) {
-  const turns = props.turns.filter((t) => t.caller || t.agent);
+  const turns = props.turns.filter((t) => t.caller || t.agent || t.actions?.length);
   if (turns.length === 0) return <p class="muted">{props.emptyText ?? 'Nothing said yet.'}</p>;
   return (
     <ol class="transcript" aria-live={props.live ? 'polite' : undefined} aria-label="Transcript">
@@ -45,6 +86,7 @@ export function Transcript(props: { turns: TurnView[]; live?: boolean; emptyText
               <p>{t.caller.text || '…'}</p>
             </div>
           ) : null}
+          {t.actions?.map((a) => <ActionRow key={`${a.kind}:${a.id}`} action={a} />)}
           {t.agent ? (
             <div class={`line agent${t.agent.interrupted ? ' was-interrupted' : ''}`}>
               <span class="who">Agent</span>

@@ -4,6 +4,7 @@ import { calls, toast } from '../app-state.ts';
 import { call, messageOf } from '../bridge.ts';
 import { LatencyChart } from '../components/latency-chart.tsx';
 import { Transcript } from '../components/transcript.tsx';
+import { TestCallButton } from '../components/test-call.tsx';
 import { ActionButton, Direction, Empty, StateBadge } from '../components/ui.tsx';
 import { duration, phone, time } from '../format.ts';
 import { useNow, useStore, type CallView } from '../store.ts';
@@ -21,6 +22,7 @@ export function CallsView(props: { selected: string | null; onSelect: (sid: stri
     <div class="split">
       <section class="list-pane" aria-labelledby="live-calls-h">
         <h2 id="live-calls-h">Live calls {live.length > 0 ? <span class="count">{live.length}</span> : null}</h2>
+        <TestCallButton />
         {live.length === 0 ? <p class="muted small">No call right now.</p> : null}
         <ul class="call-list">
           {[...live, ...ended].map((c) => {

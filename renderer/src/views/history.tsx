@@ -3,15 +3,16 @@
  * call for its transcript (with what the caller actually heard), latencies and recording; delete a call; set
  * how long records are kept; export everything as JSON or CSV.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { CallDetail, CallPage, CallQuery } from '../../../main/shared/contract.ts';
 import { toast, versions } from '../app-state.ts';
 import { call, messageOf } from '../bridge.ts';
 import { LatencyChart } from '../components/latency-chart.tsx';
+import { CallTimeline } from '../components/timeline.tsx';
 import { Transcript } from '../components/transcript.tsx';
 import { ActionButton, Direction, Empty, ErrorBox, Field } from '../components/ui.tsx';
 import { dateTime, duration, ms, phone, time } from '../format.ts';
-import { useStore, type TurnView } from '../store.ts';
+import { turnsFromRecord, useStore, type TurnView } from '../store.ts';
 
 /** Answering-machine detection's verdict on an outbound call, as the list and the detail say it. */
 const ANSWERED_BY = { human: 'a person', machine: 'a machine (voicemail)', unknown: 'unknown' } as const;
@@ -187,13 +188,7 @@ export function HistoryView(props: { selected: string | null; onSelect: (sid: st
 }
 
 function turnsOf(detail: CallDetail): TurnView[] {
-  return detail.turns.map((t) => ({
-    turnId: t.turnId,
-    ...(t.callerText !== null ? { caller: { text: t.callerText, final: true } } : {}),
-    ...(t.agentText !== null || t.agentFullText !== null
-      ? { agent: { text: t.agentFullText ?? t.agentText ?? '', heard: t.agentText ?? '', interrupted: t.interrupted, final: true } }
-      : {}),
-  }));
+  return turnsFromRecord(detail);
 }
 
 function RecordDetail(props: { sid: string; onDeleted: () => void }) {
@@ -201,6 +196,7 @@ function RecordDetail(props: { sid: string; onDeleted: () => void }) {
   const [recording, setRecording] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
+  const audio = useRef<HTMLAudioElement>(null);
   const v = useStore(versions).records;
 
   useEffect(() => {
@@ -260,11 +256,13 @@ function RecordDetail(props: { sid: string; onDeleted: () => void }) {
       {recording ? (
         <div class="recording">
           <h3>Recording</h3>
-          <audio controls preload="metadata" src={recording} aria-label="Call recording: caller on the left, agent on the right" />
+          <audio ref={audio} controls preload="metadata" src={recording} aria-label="Call recording: caller on the left, agent on the right" />
         </div>
       ) : detail.recording ? (
         <p class="muted small">The recording is still being written.</p>
       ) : null}
+      <h3>Timeline</h3>
+      <CallTimeline sid={detail.sid} audio={() => audio.current} version={v + (recording ? 1 : 0)} />
       <h3>Transcript</h3>
       <Transcript turns={turnsOf(detail)} emptyText="Nothing was said." />
       <LatencyChart rows={detail.turns.filter((t) => t.latencies).map((t) => ({ turnId: t.turnId, metrics: Object.fromEntries(Object.entries(t.latencies!).filter(([, x]) => x !== null)) }))} />

@@ -108,7 +108,44 @@ export function PluginsView() {
           </section>
         );
       })}
+      <ToolPlugins plugins={(data?.plugins ?? []).filter((p) => p.kind === 'tool')} />
     </section>
+  );
+}
+
+/** Tool plugins: all of them are active at once; each card lists the tools it offers the agent. */
+function ToolPlugins(props: { plugins: PluginInfo[] }) {
+  return (
+    <section class="plugin-kind" aria-labelledby="kind-tool">
+      <h3 id="kind-tool">Tools</h3>
+      {props.plugins.length === 0 ? (
+        <p class="muted">No tool plugins: the agent can only talk. Drop a tool plugin folder into your plugins folder to give it tools.</p>
+      ) : (
+        <ul class="plugin-others" aria-label="Tool plugins">
+          {props.plugins.map((p) => (
+            <li key={p.name}>
+              <PluginCard p={p} />
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function ToolList(props: { p: PluginInfo }) {
+  const tools = props.p.tools;
+  if (!tools) return <p class="small muted">Its tools are listed once it has started.</p>;
+  if (tools.length === 0) return <p class="small muted">It offers no tools.</p>;
+  return (
+    <ul class="tool-list small" aria-label={`Tools of ${props.p.name}`}>
+      {tools.map((t) => (
+        <li key={t.name} data-tool={t.name}>
+          <code>{t.name}</code> — {t.description}
+          {t.offered ? null : <span class="tag">not offered (--tools)</span>}
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -126,12 +163,13 @@ function PluginCard(props: { p: PluginInfo }) {
       <p class="small muted plugin-dir">
         Folder: <code>{p.dir}</code>
       </p>
+      {p.kind === 'tool' ? <ToolList p={p} /> : null}
       {p.error ? (
         <p class="error-text small" role="alert">
           {p.error}
         </p>
       ) : null}
-      {!p.active ? (
+      {!p.active && p.kind !== 'tool' ? (
         <ActionButton
           disabled={p.status === 'broken'}
           onAction={async () => {
