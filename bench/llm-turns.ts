@@ -19,15 +19,20 @@ const PLUGIN_DIR = fileURLToPath(new URL('../plugins/llama-llm/', import.meta.ur
 
 const SYSTEM = 'You answer the phone for Rosa\'s Bakery on Main Street. Keep every answer to one or two short spoken sentences, no lists, no markdown.';
 const GREETING = "Hi, thanks for calling Rosa's Bakery, how can I help you today?";
+// Caller lines of ordinary words the stand-in's vocabulary holds (bench/standins/qwen-gguf.ts STANDIN_WORDS). What
+// the ratio measures is what a longer conversation costs, not which question happened to be longer, so each turn
+// evaluates about the same number of new tokens: turns 2–8 also evaluate the end of the agent's previous answer and
+// the template around the line (10 tokens over the line, measured), turn 1 only 4, so its line is 6 tokens longer
+// (19 vs 13 on the stand-in's tokenizer). With lines of any length the ratio moved between 1.06 and 1.57.
 const CALLER = [
-  'Hi, are you open this Sunday morning?',
-  'Great, do you have sourdough bread on Sundays?',
-  'How much is a large sourdough loaf?',
-  'Can I order a birthday cake for next Friday?',
-  'It should be chocolate with strawberries, for twelve people.',
-  'Can you write Happy Birthday Maya on it?',
-  'What time can I pick it up on Friday?',
-  'Perfect, and do you take credit cards?',
+  'hello good morning are you open this sunday from nine until noon for bread?',
+  'do you have fresh sourdough bread on sunday?',
+  'how much is one large sourdough loaf today?',
+  'can you make a birthday cake for friday?',
+  'chocolate cake with fresh butter for nine people?',
+  'can you write her name on the cake?',
+  'what time can we pick the cake up?',
+  'great thanks and do you take cards today?',
 ];
 
 export interface LlmTurn {

@@ -21,6 +21,8 @@ import { checkControlToken, hostProblem, isLoopbackPeer, twilioSignatureAuthoriz
 import { DEFAULT_LISTENER_LIMITS, HttpServer, type ListenerLimits } from './server/http.ts';
 import { DEFAULT_MEDIA_MAX_BUFFERED_BYTES, DEFAULT_START_TIMEOUT_MS, MediaSocketServer } from './server/media-socket.ts';
 import { TestCallSocketServer, isTestCallSid } from './server/test-call-socket.ts';
+import { DeskSocketServer } from './server/desk-socket.ts';
+import { deskRoutes } from './server/desk-routes.ts';
 import { DEFAULT_SSE_MAX_BUFFERED_BYTES, controlRoutes } from './server/control-routes.ts';
 import { voiceRoutes } from './server/voice-routes.ts';
 import { modelRoutes, pluginRoutes, recordRoutes } from './server/data-routes.ts';
@@ -42,7 +44,10 @@ import { hangUp } from './calls/hang-up.ts';
 import { openCall } from './calls/open-call.ts';
 import { createActionHost, twilioActionHost } from './calls/action-host.ts';
 import { toolSelected } from './tools/call-tools.ts';
+import { ApprovalDesk } from './tools/approvals.ts';
 import { signatureSetupWarning } from './twilio/signature.ts';
+import { CallPersonas } from './personas-for-calls.ts';
+import type { Persona } from './personas.ts';
 import type { LiveCall } from '../shared/calls.ts';
 export type { LiveCall } from '../shared/calls.ts';
 
@@ -99,6 +104,10 @@ export interface Core {
   interrupt(callSid: string): void;
   /** A private note for the agent's next reply on a live call (never spoken to the caller). */
   whisper(callSid: string, text: string): { turnId: number };
+  /** The desk's Approve (true) / Deny (false) for an ask-first tool waiting on a live call (`call.approval` pending). */
+  approve(callSid: string, approvalId: string, approve: boolean): { state: 'approved' | 'denied' | 'timed-out' };
+  /** The person at the desk takes a live call over (true) or hands it back (false). */
+  takeOver(callSid: string, take: boolean): { takenOver: boolean };
   calls(): LiveCall[];
   /** The conversation settings new calls get (GUI edits change them live). */
   conversationSettings(): ConversationSettings;
@@ -107,8 +116,13 @@ export interface Core {
    * components that depend on others (Twilio client, tunnel) listen for `config.changed`.
    */
   applySettings(patch: Record<string, unknown>): Partial<Config>;
-  /** Place an outbound call that connects to the agent: E.164 checked, rate-limited, through Twilio's REST API. */
-  dial(input: { to: string; from?: string }): Promise<{ callSid: string }>;
+  /**
+   * Place an outbound call that connects to the agent: E.164 checked, rate-limited, through Twilio's REST API.
+   * `persona` names who speaks (case-insensitive; none = the default persona; unknown = BAD_REQUEST).
+   */
+  dial(input: { to: string; from?: string; persona?: string }): Promise<{ callSid: string }>;
+  /** Which persona each call has (personas-for-calls.ts). */
+  readonly personas: CallPersonas;
   /** Complete a call through Twilio's REST API and end its session. */
   hangup(callSid: string): Promise<void>;
   /** Is Parley ready for calls: server, tunnel / public URL, Twilio. Every change is also a `server.status` event. */
@@ -209,11 +223,24 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   const http = new HttpServer({ log, authorize, limits: listenerLimits, hostProblem: (req) => hostProblem(req, { publicUrl: config.publicUrl, bindHost: config.host }) });
 
   // What tools' host actions do to a call (tools/actions.ts): end it, keep a message.
-  const actions = { ...createActionHost({ calls, account, events, log: log.child({ component: 'tools' }) }), ...twilioActionHost(() => features) };
+  // A persona's voice runs in a TTS instance of its own: start those before the first call needs one.
+  const warmVoices = (list: readonly Persona[]) => {
+    for (const p of list) {
+      const name = p.voice.plugin || plugins.activeName('tts');
+      if (name && (p.voice.plugin || Object.keys(p.voice.settings).length > 0)) plugins.acquireVoice(name, p.voice.settings)?.release();
+    }
+  };
+  const personas = new CallPersonas(config, warmVoices);
+  const actions = {
+    ...createActionHost({ calls, account, events, log: log.child({ component: 'tools' }), textOwner: (sid, m) => features.textOwner(sid, m) }),
+    ...twilioActionHost(() => features),
+  };
+  // Where ask-first tools (--ask-first) wait for the desk's Approve / Deny.
+  const approvals = new ApprovalDesk({ events, isLive: (sid) => calls.session(sid) !== null });
   const media = new MediaSocketServer({
     log,
     onStart: (start, socket) =>
-      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission, recorder: () => records, resume: (sid, p) => features.resumeFor(sid, p), actions }, start, socket),
+      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission, recorder: () => records, resume: (sid, p) => features.resumeFor(sid, p), actions, approvals, personas }, start, socket),
     onProblem: (callSid, code, message) => events.emit({ type: 'call.error', callSid, code, message, at: Date.now() }),
     startTimeoutMs: limits.mediaStartTimeoutMs,
     maxBufferedBytes: limits.mediaMaxBufferedBytes,
@@ -225,13 +252,24 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     log,
     token: () => config.controlToken,
     onStart: (start, socket) =>
-      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission: () => false, recorder: () => records, resume: () => null, actions }, start, socket),
+      openCall({ config, plugins, calls, events, log, pacing, vad: () => vad, requireAdmission: () => false, recorder: () => records, resume: () => null, actions, approvals, personas }, start, socket),
     onProblem: (callSid, code, message) => events.emit({ type: 'call.error', callSid, code, message, at: Date.now() }),
     startTimeoutMs: limits.mediaStartTimeoutMs,
     maxBufferedBytes: limits.mediaMaxBufferedBytes,
     maxStreams: () => config.maxStreams,
   });
   http.upgrade(testCalls.handler());
+  // Listen and Take over: the desk joins a live call's audio (local-only, the GUI's token, never the tunnel).
+  const desk = new DeskSocketServer({
+    log,
+    token: () => config.controlToken,
+    session: (sid) => calls.deskSession(sid),
+    onCallEnded: (sid, ended) =>
+      events.on('call.ended', (e) => {
+        if (e.callSid === sid) ended(e.reason);
+      }),
+  });
+  http.upgrade(desk.handler());
 
   const health = () => ({
     ok: true,
@@ -247,7 +285,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   });
   // Emits call.status for news (not for duplicates or stale callbacks); a final status ends the session.
   // Transfer, text messages, keys and voicemail: what the agent's tools do through Twilio.
-  const features: CallFeatures = new CallFeatures({ config, account, calls, events, log, publicUrl: () => endpoint.url(), hangup: (sid) => hangUp(calls, account, sid) });
+  const features: CallFeatures = new CallFeatures({ config, account, calls, events, log, publicUrl: () => endpoint.url(), hangup: (sid) => hangUp(calls, account, sid), persona: (sid) => personas.of(sid) });
   const twilioRoutes = voiceRoutes({
     publicUrl: () => endpoint.url(),
     statusCallback: (st) => void calls.update(st),
@@ -281,8 +319,13 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       ...((options.records ?? true) ? { records: () => records?.status ?? null } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
-  const dial = async (input: { to: string; from?: string }) => {
-    const placed = await account.dial(input);
+  const dial = async (input: { to: string; from?: string; persona?: string }) => {
+    // An unknown persona is refused before anything is placed (or counted against the dial rate).
+    const persona = personas.forDial(input.persona);
+    const placed = await account.dial(input.from === undefined ? { to: input.to } : { to: input.to, from: input.from });
+    personas.dialled(placed.callSid, persona);
+    // In the records from the start: a call never answered still says who would have spoken.
+    events.emit({ type: 'call.persona', callSid: placed.callSid, persona: persona.name, at: Date.now() });
     calls.announce(placed.callSid); // our own call: its stream may start (once)
     return placed;
   };
@@ -293,15 +336,18 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
   };
   const interrupt = (callSid: string) => calls.interrupt(callSid);
   const whisper = (callSid: string, text: string) => calls.whisper(callSid, text);
+  const approve = (callSid: string, approvalId: string, yes: boolean) => approvals.decide(callSid, approvalId, yes);
+  const takeOver = (callSid: string, take: boolean) => calls.takeOver(callSid, take);
   const liveCalls = () => calls.live();
   http.route(
     ...twilioRoutes,
     ...controlRoutes({ subscribe: (listener) => events.onAny(listener), health, status: () => board.get(), doctor, log, sseMaxBufferedBytes: limits.sseMaxBufferedBytes }),
-    ...callRoutes({ liveCalls, dial, hangup, interrupt, whisper, lines: () => ({ inUse: calls.inUse, capacity: callCapacity(config.maxCalls) }) }),
+    ...deskRoutes({ takeOver }),
+    ...callRoutes({ liveCalls, dial, hangup, interrupt, whisper, approve, lines: () => ({ inUse: calls.inUse, capacity: callCapacity(config.maxCalls) }) }),
     ...pluginRoutes(plugins),
     ...modelRoutes(models),
     ...recordRoutes(() => records),
-    ...settingsRoutes(() => core, options.secrets),
+    ...settingsRoutes(() => core, options.secrets, () => personas),
   );
   events.on('config.changed', (e) => {
     if (!started) return;
@@ -353,6 +399,11 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
         }
       }
       await plugins.start();
+      try {
+        warmVoices(personas.list());
+      } catch (err) {
+        log.warn('personas unreadable: calls use the default settings until settings.json is fixed', { error: errorMessage(err) });
+      }
       const addr = await http.listen(config.port, config.host);
       url = addr.url;
       board.set('server', { ok: true, detail: `listening on ${addr.url}`, url: addr.url });
@@ -366,6 +417,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
       await endpoint.stop();
       await media.close();
       await testCalls.close();
+      await desk.close();
       await http.close();
       board.set('server', { ok: false, detail: 'stopped', url: null });
       await plugins.stop();
@@ -377,6 +429,8 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     },
     interrupt,
     whisper,
+    approve,
+    takeOver,
     calls: liveCalls,
     dial,
     hangup,
@@ -384,6 +438,7 @@ export function createCore(config: Config, options: CoreOptions = {}): Core {
     doctor,
     publicUrl: () => endpoint.url(),
     callFeatures: features,
+    personas,
     conversationSettings: () => conversationSettings(config),
     applySettings(patch) {
       const valid = validatePatch(patch);

@@ -69,6 +69,12 @@ export interface Config {
   toolTimeoutMs: number;
   /** Said when a tool takes longer than about a second, so the line is not silent ('' = say nothing). */
   toolFiller: string;
+  /** Tools that wait for Approve / Deny at the desk before they run: tool or tool-plugin names ('none' = never). */
+  askFirst: string;
+  /** How long an ask-first tool waits for a decision before it counts as denied, ms. */
+  approvalTimeoutMs: number;
+  /** Said once while an ask-first tool waits for the desk ('' = say nothing). */
+  approvalFiller: string;
   maxHistory: number;
   twilioAccountSid: string;
   twilioAuthToken: string;
@@ -148,6 +154,9 @@ export const DEFAULTS: Omit<Config, 'pluginSettings'> = {
   tools: '',
   toolTimeoutMs: 10_000,
   toolFiller: 'One moment.',
+  askFirst: 'transfer_call,send_sms',
+  approvalTimeoutMs: 20_000,
+  approvalFiller: 'One moment, let me check that.',
   maxHistory: 20,
   twilioAccountSid: '',
   twilioAuthToken: '',
@@ -214,6 +223,9 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'tools', env: 'PARLEY_TOOLS', flag: 'tools', type: 'string', help: 'Tools the agent may use: tool names or tool-plugin names, comma-separated (empty = all built-ins and every tool plugin; none = no tools)' },
   { key: 'toolTimeoutMs', env: 'PARLEY_TOOL_TIMEOUT_MS', flag: 'tool-timeout-ms', type: 'int', min: 100, max: 120_000, help: 'Longest one tool call may take; then the agent is told it failed and the call goes on, ms' },
   { key: 'toolFiller', env: 'PARLEY_TOOL_FILLER', flag: 'tool-filler', type: 'string', help: 'Said when a tool takes longer than about a second (empty = stay silent)' },
+  { key: 'askFirst', env: 'PARLEY_ASK_FIRST', flag: 'ask-first', type: 'string', help: 'Tools that wait for Approve / Deny in the GUI (or POST /calls/:callSid/approvals/:id) before they run: tool or tool-plugin names, comma-separated (none = never ask). The default also asks for any tool whose plugin marks it askFirst' },
+  { key: 'approvalTimeoutMs', env: 'PARLEY_APPROVAL_TIMEOUT_MS', flag: 'approval-timeout-ms', type: 'int', min: 1_000, max: 600_000, help: 'How long an ask-first tool waits for Approve / Deny; then it counts as denied and does not run, ms' },
+  { key: 'approvalFiller', env: 'PARLEY_APPROVAL_FILLER', flag: 'approval-filler', type: 'string', help: 'Said once while an ask-first tool waits for the desk (empty = stay silent)' },
   { key: 'maxHistory', env: 'PARLEY_MAX_HISTORY', flag: 'max-history', type: 'int', min: 1, max: 1_000, help: 'Messages of history sent to the LLM' },
   { key: 'twilioAccountSid', env: 'TWILIO_ACCOUNT_SID', type: 'string', help: 'Twilio Account SID (AC…)' },
   { key: 'twilioAuthToken', env: 'TWILIO_AUTH_TOKEN', type: 'string', secret: true, help: 'Twilio Auth Token (also used to validate webhook signatures)' },

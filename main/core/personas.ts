@@ -12,31 +12,9 @@
  */
 import { ParleyError } from './errors.ts';
 
-export interface PersonaVoice {
-  /** TTS plugin name ('' = the app's active TTS plugin). */
-  plugin: string;
-  /** That plugin's settings for this persona (model, speaker, speed…), over the app's. */
-  settings: Record<string, unknown>;
-}
-
-export interface Persona {
-  name: string;
-  systemPrompt: string;
-  greeting: string;
-  voice: PersonaVoice;
-  /** BCP-47-ish language tag ('' = the app's). */
-  language: string;
-  /** Tool names / tool-plugin names, comma-separated, as PARLEY_TOOLS ('' = all; 'none' = no tools). */
-  tools: string;
-  transferNumber: string;
-  voicemailMessage: string;
-  /** Where take_message texts messages ('' = nowhere). */
-  ownerNumber: string;
-  /** May send_sms text numbers other than the caller's? null = the global smsToAnyNumber setting. */
-  smsToAnyNumber: boolean | null;
-  /** The numbers (E.164) this persona answers; the default persona also answers everything else. */
-  numbers: string[];
-}
+// The shapes are shared with the GUI (main/shared/personas.ts).
+import type { Persona } from '../shared/personas.ts';
+export type { Persona, PersonaList, PersonaVoice } from '../shared/personas.ts';
 
 /** The settings a Default persona is built from (a subset of Config; all optional in an old file). */
 export interface PersonaSourceSettings {
@@ -165,4 +143,15 @@ export function personaByName(personas: readonly Persona[], name: string | null 
 /** May send_sms text a number other than the caller's, for this persona? Its own choice, else the global one. */
 export function smsToAnyNumberAllowed(persona: Pick<Persona, 'smsToAnyNumber'>, globalSetting: boolean): boolean {
   return persona.smsToAnyNumber ?? globalSetting;
+}
+
+/** Twilio's limit for one message body (twilio/messages.ts says the same; this layer can't import it). */
+const SMS_MAX_CHARS = 1600;
+
+/** The text a message taken on a call sends the persona's owner: "Message from NAME (CALLBACK): TEXT", cut to fit one SMS. */
+export function ownerMessageText(m: { name: string; callback: string; message: string }): string {
+  const who = m.name.trim() || 'a caller';
+  const back = m.callback.trim() || 'no number given';
+  const text = `Message from ${who} (${back}): ${m.message.trim()}`.replace(/\s+/g, ' ');
+  return text.length <= SMS_MAX_CHARS ? text : `${text.slice(0, SMS_MAX_CHARS - 1)}…`;
 }

@@ -22,6 +22,7 @@ import {
 } from '../shared/contract.ts';
 import { persistSettings, saveSettings, settingsView, type SecretStore } from '../core/settings.ts';
 import { TEST_CALL_PATH } from '../core/server/test-call-socket.ts';
+import { DESK_PATH } from '../core/server/desk-socket.ts';
 
 export interface HostServices {
   mode: AppInfo['mode'];
@@ -49,11 +50,14 @@ export function createHandlers(core: Core, host: HostServices): Handlers {
       modelsDir: core.config.modelsDir,
       userPluginsDir: core.config.userPluginsDir,
       testCallUrl: core.url ? `ws://127.0.0.1:${new URL(core.url).port}${TEST_CALL_PATH}?token=${encodeURIComponent(core.config.controlToken)}` : null,
+      deskUrl: core.url ? `ws://127.0.0.1:${new URL(core.url).port}${DESK_PATH}?token=${encodeURIComponent(core.config.controlToken)}` : null,
     }),
     'calls.list': async () => core.calls(),
-    'calls.dial': async ({ to, from }) => core.dial(from === undefined ? { to } : { to, from }),
+    'calls.dial': async ({ to, from, persona }) => core.dial({ to, ...(from === undefined ? {} : { from }), ...(persona === undefined ? {} : { persona }) }),
     'calls.interrupt': async ({ callSid }) => (core.interrupt(callSid), null),
     'calls.whisper': async ({ callSid, text }) => core.whisper(callSid, text),
+    'calls.approve': async ({ callSid, approvalId, approve }) => core.approve(callSid, approvalId, approve),
+    'calls.takeOver': async ({ callSid, take }) => core.takeOver(callSid, take),
     'calls.hangup': async ({ callSid }) => (await core.hangup(callSid), null),
     'status.get': async () => core.status(),
     'status.doctor': async () => core.doctor(),
@@ -127,6 +131,8 @@ export function createHandlers(core: Core, host: HostServices): Handlers {
       if (!message) throw new ParleyError('BAD_REQUEST', `There is no message ${id} in the inbox (deleted with its call?): reload the inbox (messages.list).`);
       return message;
     },
+    'personas.list': async () => ({ personas: core.personas.list() }),
+    'personas.save': async ({ personas }) => ({ personas: core.personas.save(personas) }),
   };
 }
 

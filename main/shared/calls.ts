@@ -15,6 +15,8 @@ export interface LiveCall {
   plugins: CallPlugins | null;
   /** The call's status as Twilio last reported it (`in-progress` while the stream runs). */
   status: CallStatus;
+  /** The person at the desk has taken the call over (the agent is silent until they hand it back). */
+  takenOver?: boolean;
 }
 
 /** A test call's callSid (the GUI's Test call, mic and speakers, no Twilio): `TEST` and 8–64 letters or digits. */

@@ -13,6 +13,7 @@ import type { CoreEvent } from './events.ts';
 import type { ModelInfo, VerifiedFile } from './models.ts';
 import type { PluginInfo, PluginKind, PluginProblem } from './plugins.ts';
 import type { CallDetail, CallPage, CallQuery, MessageList, MessageRecord } from './records.ts';
+import type { Persona, PersonaList } from './personas.ts';
 import { GUI_SETTINGS, SECRET_SETTINGS, type SecretKey, type SettingsPatch, type SettingsView } from './settings-view.ts';
 import type { ComponentStatus, CoreStatus, DoctorCheck, DoctorReport } from './status.ts';
 import type { ReplaySettingsView, ReplayView, Timeline } from './timeline.ts';
@@ -20,6 +21,7 @@ export type { ReplaySettingsView, ReplayView, Timeline, TimelineMark, TimelinePe
 
 // The renderer imports only this file from main/: everything it needs of main/shared comes through here.
 export type { AgentState, CallDirection, CallStatus, EventOf, TurnMetrics } from './events.ts';
+export type { Persona, PersonaList, PersonaVoice } from './personas.ts';
 export type { CallDetail, CallPage, CallQuery, MessageList, MessageRecord, ComponentStatus, CoreEvent, DoctorCheck, DoctorReport, LiveCall, ModelInfo, PluginInfo, PluginKind, PluginProblem };
 export { GUI_SETTINGS, SECRET_SETTINGS, type GuiSettingKey, type SecretKey, type SecretStatus, type SettingsPatch, type SettingsView } from './settings-view.ts';
 export { E164, normalizeNumber, numberProblem } from './phone-number.ts';
@@ -46,6 +48,8 @@ export interface AppInfo {
   userPluginsDir: string;
   /** The desktop app's Test call WebSocket (docs/api.md, "/test-call"), with the token; null until the server listens. The headless GUI uses its own origin. */
   testCallUrl?: string | null;
+  /** The desktop app's /desk WebSocket (Listen, Take over) without `callSid`, with the token; null until the server listens. */
+  deskUrl?: string | null;
 }
 
 /** Server, tunnel and Twilio readiness (`Core.status()`); each detail says what to do when not ok. */
@@ -71,9 +75,14 @@ export interface VerifyView {
 export interface Channels {
   'app.info': { request: null; response: AppInfo };
   'calls.list': { request: null; response: LiveCall[] };
-  'calls.dial': { request: { to: string; from?: string }; response: { callSid: string } };
+  /** `persona`: who speaks (a persona's name, case-insensitive; none = the default persona). */
+  'calls.dial': { request: { to: string; from?: string; persona?: string }; response: { callSid: string } };
   'calls.interrupt': { request: { callSid: string }; response: null };
   'calls.whisper': { request: { callSid: string; text: string }; response: { turnId: number } };
+  /** Approve (true) or Deny (false) an ask-first tool waiting on a live call (POST /calls/:sid/approvals/:id). */
+  'calls.approve': { request: { callSid: string; approvalId: string; approve: boolean }; response: { state: 'approved' | 'denied' | 'timed-out' } };
+  /** Take a live call over from the agent (`take: true`) or hand it back (POST /calls/:sid/takeover, /handback). */
+  'calls.takeOver': { request: { callSid: string; take: boolean }; response: { takenOver: boolean } };
   'calls.hangup': { request: { callSid: string }; response: null };
   'status.get': { request: null; response: StatusReport };
   'status.doctor': { request: null; response: DoctorReport };
@@ -101,6 +110,10 @@ export interface Channels {
   'messages.list': { request: null; response: MessageList };
   /** Marks a message done (`done: false` puts it back); answers the message. */
   'messages.done': { request: { id: number; done?: boolean }; response: MessageRecord };
+  /** The personas, the default (first) one first. */
+  'personas.list': { request: null; response: PersonaList };
+  /** Replaces the whole list: checked whole (CONFIG_INVALID naming the persona and field), saved only when all is valid. */
+  'personas.save': { request: { personas: Persona[] }; response: PersonaList };
 }
 
 export type Channel = keyof Channels;
@@ -114,6 +127,8 @@ export const CHANNELS = [
   'calls.dial',
   'calls.interrupt',
   'calls.whisper',
+  'calls.approve',
+  'calls.takeOver',
   'calls.hangup',
   'status.get',
   'status.doctor',
@@ -137,6 +152,8 @@ export const CHANNELS = [
   'records.replay',
   'messages.list',
   'messages.done',
+  'personas.list',
+  'personas.save',
 ] as const satisfies readonly Channel[];
 
 // Compile-time check that CHANNELS lists every channel of the map.
@@ -198,10 +215,10 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
   'app.info': none,
   'calls.list': none,
   'calls.dial': (c, v) => {
-    if (!isObj(v)) return fail(c, 'send { to, from? }');
-    onlyKeys(c, v, ['to', 'from']);
+    if (!isObj(v)) return fail(c, 'send { to, from?, persona? }');
+    onlyKeys(c, v, ['to', 'from', 'persona']);
     const to = str(c, v.to, 'to', 40);
-    return v.from === undefined ? { to } : { to, from: str(c, v.from, 'from', 40) };
+    return { to, ...(v.from === undefined ? {} : { from: str(c, v.from, 'from', 40) }), ...(v.persona === undefined ? {} : { persona: str(c, v.persona, 'persona') }) };
   },
   'calls.interrupt': sidOnly('callSid') as (c: string, v: unknown) => { callSid: string },
   'calls.hangup': sidOnly('callSid') as (c: string, v: unknown) => { callSid: string },
@@ -209,6 +226,18 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
     if (!isObj(v)) return fail(c, 'send { callSid, text }');
     onlyKeys(c, v, ['callSid', 'text']);
     return { callSid: str(c, v.callSid, 'callSid'), text: str(c, v.text, 'text', 1000) };
+  },
+  'calls.approve': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { callSid, approvalId, approve: true|false }');
+    onlyKeys(c, v, ['callSid', 'approvalId', 'approve']);
+    if (typeof v.approve !== 'boolean') fail(c, '"approve" must be true (Approve: the tool runs) or false (Deny: it does not)');
+    return { callSid: str(c, v.callSid, 'callSid'), approvalId: str(c, v.approvalId, 'approvalId', 100), approve: v.approve as boolean };
+  },
+  'calls.takeOver': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { callSid, take: true|false }');
+    onlyKeys(c, v, ['callSid', 'take']);
+    if (typeof v.take !== 'boolean') fail(c, '"take" must be true (take the call over) or false (hand it back)');
+    return { callSid: str(c, v.callSid, 'callSid'), take: v.take as boolean };
   },
   'status.get': none,
   'status.doctor': none,
@@ -264,6 +293,14 @@ const VALIDATORS: { [C in Channel]: (channel: C, v: unknown) => RequestOf<C> } =
     return v as CallQuery;
   },
   'messages.list': none,
+  'personas.list': none,
+  'personas.save': (c, v) => {
+    if (!isObj(v)) return fail(c, 'send { personas: [{ name, … }, …] }');
+    onlyKeys(c, v, ['personas']);
+    // The fields are checked by the core (main/core/personas.ts), which names the persona and field at fault.
+    if (!Array.isArray(v.personas) || v.personas.length > 100 || !v.personas.every(isObj)) fail(c, '"personas" must be a list of at most 100 personas ({ "name": …, … })');
+    return { personas: v.personas as Persona[] };
+  },
   'messages.done': (c, v) => {
     if (!isObj(v)) return fail(c, 'send { id, done? }');
     onlyKeys(c, v, ['id', 'done']);

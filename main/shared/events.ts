@@ -72,6 +72,8 @@ export type CoreEvent =
       models?: Partial<Record<PluginKind, string | null>>;
     }
   | { type: 'call.ended'; callSid: string; reason: string; endedAt: number; durationMs: number }
+  /** The persona (main/core/personas.ts) that took the call: by the number called, or the one the dial named. */
+  | { type: 'call.persona'; callSid: string; persona: string; at: number }
   | { type: 'call.state'; callSid: string; state: AgentState; at: number }
   | {
       /** From Twilio status callbacks and the REST API (outbound calls before their stream connects). */
@@ -105,6 +107,8 @@ export type CoreEvent =
       heard: string;
       interrupted: boolean;
       final: boolean;
+      /** `desk`: the person at the desk said it, while they had taken the call over (not the agent). */
+      by?: 'desk';
       at: number;
     }
   | { type: 'turn.metrics'; callSid: string; turnId: number; metrics: TurnMetrics; at: number }
@@ -124,6 +128,11 @@ export type CoreEvent =
   | { type: 'call.interrupted'; callSid: string; turnId: number; source: 'barge-in' | 'manual'; at: number }
   /** The person at the desk whispered a private note to the agent for its next reply (`turnId`); never spoken. */
   | { type: 'call.whisper'; callSid: string; turnId: number; text: string; at: number }
+  /**
+   * The person at the desk took the call over (`active`: they speak to the caller through their mic, the agent is
+   * silent) or handed it back to the agent. `turnId`: the last turn at that moment.
+   */
+  | { type: 'call.takeover'; callSid: string; active: boolean; turnId: number; at: number }
   /** The caller only acknowledged ("mm-hm") over the agent: playback stopped for it and then went on. */
   | { type: 'call.backchannel'; callSid: string; turnId: number; text: string; at: number }
   /**
@@ -142,6 +151,26 @@ export type CoreEvent =
       result?: string;
       error?: string;
       durationMs?: number;
+      at: number;
+    }
+  /**
+   * An "ask first" tool (`--ask-first`) waits for the person at the desk: `pending` (with its `deadline`) when
+   * the LLM called it, then one of approved (the tool runs), denied (at the desk, or `cancelled` by a barge-in or
+   * the call's end) or timed-out (nobody decided: counted as denied). `to`: who the tool would reach, when the
+   * core knows (the transfer number, the number texted).
+   */
+  | {
+      type: 'call.approval';
+      callSid: string;
+      approvalId: string;
+      turnId: number;
+      toolCallId: string;
+      tool: string;
+      arguments: Record<string, unknown>;
+      state: 'pending' | 'approved' | 'denied' | 'timed-out';
+      to?: string;
+      deadline?: number;
+      cancelled?: boolean;
       at: number;
     }
   /** A message was taken for the owner (the take_message tool): kept in the records, shown in the inbox. */

@@ -14,6 +14,8 @@ export interface ToolSpec {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** The tool waits for Approve / Deny at the desk before it runs (unless `--ask-first` is set explicitly). Never sent to the LLM. */
+  askFirst?: boolean;
 }
 
 /** A setting a plugin accepts; shown in the GUI and validated by the host before `create(ctx)`. */

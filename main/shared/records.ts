@@ -27,6 +27,8 @@ export interface CallSummary {
   models: Record<string, string> | null;
   turnCount: number;
   recording: RecordingInfo | null;
+  /** The persona that took the call (null for calls recorded before personas). */
+  persona: string | null;
   /** Outbound calls with answering-machine detection: who answered (from the `answered-by` event). */
   answeredBy?: AnsweredBy | null;
 }
@@ -54,7 +56,7 @@ export interface TurnRecord {
   latencies: TurnLatencies | null;
 }
 
-export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended' | 'answered-by' | 'transfer' | 'sms' | 'keys' | 'whisper' | 'turn-end' | 'tool' | 'message';
+export type EventRecordType = 'started' | 'status' | 'dtmf' | 'interrupted' | 'backchannel' | 'error' | 'ended' | 'answered-by' | 'transfer' | 'sms' | 'keys' | 'whisper' | 'turn-end' | 'tool' | 'message' | 'approval' | 'takeover' | 'desk';
 
 export interface EventRecord {
   id: number;

@@ -5,14 +5,17 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { CallQueues, SequencePool } from './sequences.js';
+import { forcingWrapper, toFunctions, toHistory } from './tools.js';
 
-/** @type {{ llama: any, model: any, context: any, pool: SequencePool, chatWrapper: any, settings: any } | null} */
+/** @type {{ llama: any, model: any, context: any, pool: SequencePool, chatWrapper: any, settings: any, lastFunctions: any } | null} */
 let state = null;
 /** Loading happens once, before anything else; after it, calls run side by side (one sequence each). */
 let loaded = Promise.resolve();
 const queues = new CallQueues();
 /** In-flight work by request id: its abort controller and the call (key) it belongs to. */
 const running = new Map();
+/** Each LlamaChat's switch for a forced tool call (see makeChat). */
+const forcing = new WeakMap();
 
 function send(msg) {
   if (process.connected) process.send(msg);
@@ -66,7 +69,14 @@ async function load(msg) {
   } catch (err) {
     return send({ t: 'load-error', code: 'PLUGIN_FAILED', message: `${cannotHold(perCall, calls, msg.model, held.bytes)}: ${err?.message ?? err}. Lower llama-llm.maxCalls or llama-llm.contextSize.` });
   }
-  const makeChat = (sequence) => new runtime.LlamaChat({ contextSequence: sequence, chatWrapper: 'auto' });
+  // The chat template node-llama-cpp picks for the model ('auto'), behind a wrapper that only acts when a request
+  // forces a tool call (llama-llm.toolChoice = required; tools.js): otherwise exactly the template's behaviour.
+  const makeChat = (sequence) => {
+    const control = { forceFunctionCall: false };
+    const chat = new runtime.LlamaChat({ contextSequence: sequence, chatWrapper: forcingWrapper(runtime.resolveChatWrapper(model), control) });
+    forcing.set(chat, control);
+    return chat;
+  };
   const pool = new SequencePool(context, makeChat, log);
   // Warm up: one token through the chat template pages the weights in and proves the template renders.
   let chatWrapper;
@@ -79,7 +89,7 @@ async function load(msg) {
   } catch (err) {
     return send({ t: 'load-error', code: 'MODEL_CORRUPT', message: `${msg.model} loaded but failed to generate (${err?.message ?? err}); its chat template or weights are broken.` });
   }
-  state = { llama, model, context, pool, chatWrapper, settings: msg };
+  state = { llama, model, context, pool, chatWrapper, settings: msg, lastFunctions: undefined };
   send({
     t: 'ready',
     info: {
@@ -117,25 +127,18 @@ async function checkContextFits(llama, model, perCall, calls, msg) {
   return { bytes };
 }
 
-function toHistory(messages) {
-  const history = messages.map((m) =>
-    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: 'user', text: m.content },
-  );
-  if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
-  return history;
-}
-
-function promptTokens(history) {
-  const { contextText } = state.chatWrapper.generateContextState({ chatHistory: history });
+/** The prompt's length in tokens, with the tools' documentation the template adds when there are any. */
+function promptTokens(history, functions) {
+  const { contextText } = state.chatWrapper.generateContextState({ chatHistory: history, ...(functions ? { availableFunctions: functions, documentFunctionParams: true } : {}) });
   return contextText.tokenize(state.model.tokenizer).length;
 }
 
 /** Drop the oldest non-system turns until prompt + reply fit the context; system messages and the last turn stay. */
-function fitHistory(history, maxTokens) {
+function fitHistory(history, maxTokens, functions) {
   const limit = state.context.contextSize - 1;
   let h = history;
   let dropped = 0;
-  let tokens = promptTokens(h);
+  let tokens = promptTokens(h, functions);
   while (tokens + maxTokens > limit) {
     // Keep the final user message and the (empty) model item after it.
     const lastUser = h.findLastIndex((item) => item.type === 'user');
@@ -150,7 +153,7 @@ function fitHistory(history, maxTokens) {
       dropped++;
     }
     dropped++;
-    tokens = promptTokens(h);
+    tokens = promptTokens(h, functions);
   }
   const room = limit - tokens;
   return { history: h, dropped, promptTokens: tokens, maxTokens: Math.min(maxTokens, room) };
@@ -170,7 +173,19 @@ async function runChat(msg, controller) {
   const key = msg.callSid ?? '';
   let slot = null;
   try {
-    const fitted = fitHistory(toHistory(msg.messages), msg.maxTokens);
+    // Tools (extension to v1): offered as node-llama-cpp functions without handlers, so a call ends the response
+    // (stopReason "functionCalls") and is handed to the host; nothing runs here.
+    let functions = toFunctions(msg.tools);
+    if (functions) state.lastFunctions = functions;
+    const history = toHistory(msg.messages);
+    let fitted = fitHistory(history, msg.maxTokens, functions);
+    if (functions && fitted.promptTokens + msg.maxTokens > state.context.contextSize - 1) {
+      // The tools' documentation leaves no room for the reply even with the old turns dropped: answer without
+      // tools (allowed by the contract) rather than not at all.
+      log('info', 'the tools do not fit llama-llm.contextSize; this turn is answered without them', { promptTokens: fitted.promptTokens, contextSize: state.context.contextSize, tools: Object.keys(functions).length });
+      functions = undefined;
+      fitted = fitHistory(history, msg.maxTokens, undefined);
+    }
     if (fitted.maxTokens < 1) {
       return send({
         t: 'error',
@@ -189,7 +204,13 @@ async function runChat(msg, controller) {
     let evaluatedPromptTokens = null;
     let firstTokenMs = null;
     let chunks = 0;
+    // toolChoice "required": the caller's turn must start with a call of one of the tools. The function-calling
+    // mode is entered at once and the name and arguments are generated under node-llama-cpp's grammar.
+    const control = forcing.get(slot.chat);
+    const opening = fitted.history.at(-1)?.type === 'model' && fitted.history.at(-1).response.length === 0 && fitted.history.at(-2)?.type === 'user';
+    if (control) control.forceFunctionCall = !!functions && msg.toolChoice === 'required' && opening;
     const result = await slot.chat.generateResponse(fitted.history, {
+      ...(functions ? { functions, documentFunctionParams: true } : {}),
       maxTokens: fitted.maxTokens,
       temperature: msg.temperature,
       signal: controller.signal,
@@ -205,6 +226,10 @@ async function runChat(msg, controller) {
         send({ t: 'delta', id: msg.id, text });
       },
     });
+    for (const [i, call] of (result.functionCalls ?? []).entries()) {
+      if (controller.signal.aborted) break;
+      send({ t: 'tool_call', id: msg.id, call: { id: `call_${msg.id}_${i}_${Math.random().toString(36).slice(2, 8)}`, name: call.functionName, arguments: call.params ?? {} } });
+    }
     send({
       t: 'done',
       id: msg.id,
@@ -222,12 +247,15 @@ async function runChat(msg, controller) {
         chunks,
         outputTokens: sequence.tokenMeter.usedOutputTokens - outputBefore,
         stopReason: result.metadata?.stopReason,
+        toolCalls: result.functionCalls?.length || undefined,
       },
     });
   } catch (err) {
     if (controller.signal.aborted) send({ t: 'done', id: msg.id, aborted: true });
     else send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: `llama.cpp failed while answering: ${err?.message ?? err}` });
   } finally {
+    const control = slot ? forcing.get(slot.chat) : undefined;
+    if (control) control.forceFunctionCall = false;
     if (slot) state.pool.release(slot);
     running.delete(msg.id);
   }
@@ -240,7 +268,10 @@ async function runChat(msg, controller) {
 function stablePrefixTokens(messages) {
   const history = toHistory(messages).filter((item) => !(item.type === 'model' && item.response.length === 0));
   const render = (text) => {
-    const { contextText } = state.chatWrapper.generateContextState({ chatHistory: [...history, { type: 'user', text }, { type: 'model', response: [] }] });
+    // With the tools the last chat was offered (calls of one app are offered the same ones): the prefix the
+    // next turn's prompt, which documents them in the system message, starts with.
+    const functions = state.lastFunctions ? { availableFunctions: state.lastFunctions, documentFunctionParams: true } : {};
+    const { contextText } = state.chatWrapper.generateContextState({ chatHistory: [...history, { type: 'user', text }, { type: 'model', response: [] }], ...functions });
     return contextText.tokenize(state.model.tokenizer);
   };
   const a = render('yes');

@@ -73,6 +73,7 @@ class LlamaLlm {
       maxCalls: Number.isInteger(s.maxCalls) && s.maxCalls > 0 ? s.maxCalls : 3,
       maxTokens: Number.isInteger(s.maxTokens) && s.maxTokens > 0 ? s.maxTokens : 200,
       temperature: typeof s.temperature === 'number' ? s.temperature : 0.7,
+      toolChoice: s.toolChoice === 'required' ? 'required' : 'auto',
       gpu: s.gpu === undefined || s.gpu === 'auto' ? 'auto' : s.gpu === 'false' ? false : s.gpu,
     };
     if (typeof ctx.resolve !== 'function') {
@@ -179,6 +180,7 @@ class LlamaLlm {
     const stream = child.streams.get(msg.id);
     if (!stream) return;
     if (msg.t === 'delta') stream.push(msg.text);
+    else if (msg.t === 'tool_call') stream.push({ type: 'tool_call', id: msg.call.id, name: msg.call.name, arguments: msg.call.arguments });
     else if (msg.t === 'done') {
       child.streams.delete(msg.id);
       if (msg.stats) this.#ctx.log.debug('llama turn', msg.stats);
@@ -207,11 +209,12 @@ class LlamaLlm {
     return child;
   }
 
-  chat(messages, { signal, callSid } = {}) {
-    return this.#chat(messages, signal, callSid);
+  /** Text deltas; with `tools` (extension to v1) also `{ type: 'tool_call', id, name, arguments }` items. */
+  chat(messages, { signal, callSid, tools } = {}) {
+    return this.#chat(messages, signal, callSid, tools);
   }
 
-  async *#chat(messages, signal, callSid) {
+  async *#chat(messages, signal, callSid, tools) {
     if (this.#disposed) throw this.#kit.pluginError('PLUGIN_FAILED', 'llama-llm was disposed');
     if (signal?.aborted) throw this.#kit.abortError(signal);
     if (!Array.isArray(messages) || messages.length === 0) throw this.#kit.pluginError('PLUGIN_FAILED', 'chat() needs at least one message');
@@ -233,6 +236,7 @@ class LlamaLlm {
       messages: plain(messages),
       maxTokens: this.#settings.maxTokens,
       temperature: this.#settings.temperature,
+      ...(Array.isArray(tools) && tools.length > 0 ? { tools: plainTools(tools), toolChoice: this.#settings.toolChoice } : {}),
     });
     try {
       while (true) {
@@ -308,7 +312,18 @@ class LlamaLlm {
 }
 
 function plain(messages) {
-  return messages.map((m) => ({ role: m.role, content: String(m.content ?? '') }));
+  return messages.map((m) => {
+    if (m.role === 'tool') return { role: 'tool', toolCallId: String(m.toolCallId ?? ''), name: String(m.name ?? ''), content: String(m.content ?? '') };
+    const out = { role: m.role, content: String(m.content ?? '') };
+    if (m.role === 'assistant' && Array.isArray(m.toolCalls) && m.toolCalls.length > 0) {
+      out.toolCalls = m.toolCalls.map((c) => ({ id: String(c.id ?? ''), name: String(c.name ?? ''), arguments: c.arguments && typeof c.arguments === 'object' ? c.arguments : {} }));
+    }
+    return out;
+  });
+}
+
+function plainTools(tools) {
+  return tools.map((t) => ({ name: String(t.name), description: String(t.description ?? ''), parameters: t.parameters ?? { type: 'object', properties: {} } }));
 }
 
 export default {

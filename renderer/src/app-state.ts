@@ -58,6 +58,14 @@ export function handleEvent(event: GuiEvent): void {
     case 'call.started':
       void refreshStatus(); // lines in use
       break;
+    case 'call.approval': {
+      // The card is on that call's page; the toast reaches a person looking at another call or view.
+      if (event.state !== 'pending') break;
+      const c = calls.get()[event.callSid];
+      const who = c ? (c.direction === 'outbound' ? c.to : c.from) : null;
+      toast(`The agent asks to use ${event.tool}${who ? ` on the call with ${who}` : ''}: Approve or Deny it in Calls.`);
+      break;
+    }
     case 'call.ended':
       // The record is final a moment after the call ends.
       setTimeout(() => bump('records'), 300);

@@ -13,6 +13,7 @@ import { HistoryView } from './views/history.tsx';
 import { InboxView } from './views/inbox.tsx';
 import { ModelsView } from './views/models.tsx';
 import { PluginsView } from './views/plugins.tsx';
+import { PersonasView } from './views/personas.tsx';
 import { SettingsView } from './views/settings.tsx';
 
 const VIEWS = [
@@ -22,6 +23,7 @@ const VIEWS = [
   { id: 'inbox', label: 'Inbox' },
   { id: 'plugins', label: 'Plugins' },
   { id: 'models', label: 'Models' },
+  { id: 'personas', label: 'Personas' },
   { id: 'settings', label: 'Settings' },
 ] as const;
 /** Views reachable without a navigation link: Get started opens from the status bar (and on first launch). */
@@ -141,6 +143,7 @@ export function App() {
         {route.view === 'inbox' ? <InboxView onOpenCall={(sid) => go('history', sid)} /> : null}
         {route.view === 'plugins' ? <PluginsView /> : null}
         {route.view === 'models' ? <ModelsView /> : null}
+        {route.view === 'personas' ? <PersonasView /> : null}
         {route.view === 'settings' ? <SettingsView /> : null}
       </main>
       <StatusBar connection={connection} onGetStarted={() => ((autoOpened.current = false), go('get-started'))} />

@@ -11,6 +11,8 @@ export interface AgentLine {
   heard: string;
   interrupted: boolean;
   final: boolean;
+  /** The person at the desk said it (they had taken the call over), not the agent. */
+  by?: 'desk';
 }
 
 export interface TurnView {
@@ -27,7 +29,13 @@ export interface TurnView {
 /** One action row of the transcript. */
 export type ActionView =
   | { kind: 'tool'; id: string; name: string; arguments: Record<string, unknown>; state: 'running' | 'done' | 'failed' | 'cancelled'; result?: string; error?: string; durationMs?: number }
-  | { kind: 'message'; id: string; name: string; callback: string; message: string };
+  | { kind: 'message'; id: string; name: string; callback: string; message: string }
+  /** The desk's decision on an ask-first tool ("Approved: transfer_call"); pending ones are cards (CallView.approvals). */
+  | { kind: 'approval'; id: string; name: string; state: 'approved' | 'denied' | 'timed-out'; cancelled?: boolean }
+  /** A whisper: a private note from the desk for the agent's reply in this turn (never heard by the caller). */
+  | { kind: 'note'; id: string; text: string }
+  /** The desk took the call over (`active`) or handed it back. */
+  | { kind: 'takeover'; id: string; active: boolean };
 
 /** Adds or updates (same id) an action of a turn. */
 function withAction(t: TurnView, action: ActionView): TurnView {
@@ -69,6 +77,17 @@ export function turnsFromRecord(detail: CallDetail): TurnView[] {
         ...(typeof d.error === 'string' ? { error: d.error } : {}),
         ...(typeof d.durationMs === 'number' ? { durationMs: d.durationMs } : {}),
       });
+    } else if (e.type === 'whisper' && typeof d.turnId === 'number') {
+      put(d.turnId, { kind: 'note', id: String(e.id), text: String(d.text ?? '') });
+    } else if (e.type === 'desk' && typeof d.turnId === 'number') {
+      const i = turns.findIndex((t) => t.turnId === d.turnId);
+      if (i >= 0 && turns[i]!.agent) turns[i] = { ...turns[i]!, agent: { ...turns[i]!.agent!, by: 'desk' } };
+    } else if (e.type === 'takeover' && typeof d.turnId === 'number') {
+      put(d.turnId, { kind: 'takeover', id: String(e.id), active: d.active === true });
+    } else if (e.type === 'approval' && typeof d.turnId === 'number') {
+      lastTurn = d.turnId;
+      const state = d.state === 'approved' || d.state === 'timed-out' ? d.state : 'denied';
+      put(d.turnId, { kind: 'approval', id: String(d.approvalId ?? e.id), name: String(d.tool ?? 'tool'), state, ...(d.cancelled === true ? { cancelled: true } : {}) });
     } else if (e.type === 'message') {
       // The turn of the tool that took it: the latest turn with caller words at that time.
       const turnId = detail.turns.filter((t) => t.callerAt !== null && t.callerAt <= e.at).at(-1)?.turnId ?? lastTurn;
@@ -92,9 +111,26 @@ export interface CallView {
   turns: TurnView[];
   dtmf: string;
   errors: { code: string; message: string; at: number }[];
+  /** Ask-first tools waiting for Approve / Deny on this call (decided ones leave: the transcript shows them). */
+  approvals?: ApprovalView[];
+  /** The person at the desk has the call (Take over): the agent is silent until they hand it back. */
+  takenOver?: boolean;
 }
 
 export type CallsState = Record<string, CallView>;
+
+/** An ask-first tool waiting for the desk. */
+export interface ApprovalView {
+  approvalId: string;
+  turnId: number;
+  tool: string;
+  arguments: Record<string, unknown>;
+  /** Who it would reach, when the core knows (the transfer number, the number texted). */
+  to?: string;
+  at: number;
+  /** When it counts as denied (epoch ms, the core's clock). */
+  deadline: number;
+}
 
 const blank = (callSid: string, at: number): CallView => ({
   callSid,
@@ -149,13 +185,19 @@ export function reduceCalls(state: CallsState, event: GuiEvent): CallsState {
       };
       break;
     case 'call.ended':
-      next = { ...call, endedAt: event.endedAt, endReason: event.reason, state: null, status: ENDED.includes(call.status) ? call.status : 'completed' };
+      next = { ...call, endedAt: event.endedAt, endReason: event.reason, state: null, status: ENDED.includes(call.status) ? call.status : 'completed', approvals: [] };
       break;
     case 'transcript':
       next =
         event.role === 'caller'
           ? withTurn(call, event.turnId, (t) => ({ ...t, caller: { text: event.text, final: event.final } }))
-          : withTurn(call, event.turnId, (t) => ({ ...t, agent: { text: event.text, heard: event.heard, interrupted: event.interrupted, final: event.final } }));
+          : withTurn(call, event.turnId, (t) => ({ ...t, agent: { text: event.text, heard: event.heard, interrupted: event.interrupted, final: event.final, ...(event.by ? { by: event.by } : {}) } }));
+      break;
+    case 'call.whisper':
+      next = withTurn(call, event.turnId, (t) => withAction(t, { kind: 'note', id: `w${event.at}`, text: event.text }));
+      break;
+    case 'call.takeover':
+      next = withTurn({ ...call, takenOver: event.active }, event.turnId, (t) => withAction(t, { kind: 'takeover', id: `o${event.at}`, active: event.active }));
       break;
     case 'turn.metrics':
       next = withTurn(call, event.turnId, (t) => ({ ...t, metrics: event.metrics }));
@@ -177,6 +219,17 @@ export function reduceCalls(state: CallsState, event: GuiEvent): CallsState {
         }),
       );
       break;
+    case 'call.approval': {
+      const waiting = (call.approvals ?? []).filter((a) => a.approvalId !== event.approvalId);
+      if (event.state === 'pending') {
+        const card: ApprovalView = { approvalId: event.approvalId, turnId: event.turnId, tool: event.tool, arguments: event.arguments ?? {}, at: event.at, deadline: event.deadline ?? event.at, ...(event.to ? { to: event.to } : {}) };
+        next = { ...call, approvals: [...waiting, card] };
+      } else {
+        const row: ActionView = { kind: 'approval', id: event.approvalId, name: event.tool, state: event.state, ...(event.cancelled ? { cancelled: true } : {}) };
+        next = withTurn({ ...call, approvals: waiting }, event.turnId, (t) => withAction(t, row));
+      }
+      break;
+    }
     case 'call.message': {
       // A message has no turn of its own: it belongs to the turn whose tool took it (the latest one).
       const turnId = call.turns.at(-1)?.turnId ?? 0;
@@ -209,7 +262,7 @@ export function seedCalls(state: CallsState, live: LiveCall[]): CallsState {
   const liveSids = new Set(live.map((c) => c.callSid));
   for (const c of live) {
     const known = out[c.callSid];
-    out[c.callSid] = { ...(known ?? blank(c.callSid, c.startedAt)), direction: c.direction, from: c.from, to: c.to, startedAt: c.startedAt, state: c.state, endedAt: null };
+    out[c.callSid] = { ...(known ?? blank(c.callSid, c.startedAt)), direction: c.direction, from: c.from, to: c.to, startedAt: c.startedAt, state: c.state, endedAt: null, takenOver: c.takenOver === true };
   }
   // A call we thought live that the core no longer has ended while we were away.
   for (const c of Object.values(out)) if (c.endedAt === null && c.state !== null && !liveSids.has(c.callSid)) out[c.callSid] = { ...c, endedAt: Date.now(), state: null, endReason: 'ended' };

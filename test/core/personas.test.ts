@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { personaByName, personaForInbound, personasFromSettings, smsToAnyNumberAllowed, validatePersonas } from '../../main/core/personas.ts';
+import { ownerMessageText, personaByName, personaForInbound, personasFromSettings, smsToAnyNumberAllowed, validatePersonas } from '../../main/core/personas.ts';
+import { CallPersonas } from '../../main/core/personas-for-calls.ts';
 import { loadConfig } from '../../main/core/config.ts';
 import { readPersonas, savePersonas } from '../../main/core/settings.ts';
 
@@ -94,5 +95,33 @@ describe('personas', () => {
     expect(smsToAnyNumberAllowed({ smsToAnyNumber: null }, true)).toBe(true);
     expect(smsToAnyNumberAllowed({ smsToAnyNumber: true }, false)).toBe(true);
     expect(smsToAnyNumberAllowed({ smsToAnyNumber: false }, true)).toBe(false);
+  });
+
+  it('the text for the owner names the caller and the number to call back, and fits one message', () => {
+    expect(ownerMessageText({ name: 'Ann', callback: '+15550002222', message: ' Call me\nback. ' })).toBe('Message from Ann (+15550002222): Call me back.');
+    expect(ownerMessageText({ name: '', callback: '', message: 'Hi' })).toBe('Message from a caller (no number given): Hi');
+    const long = ownerMessageText({ name: 'Bo', callback: '+15550002222', message: 'x'.repeat(3000) });
+    expect(long).toHaveLength(1600);
+    expect(long.endsWith('…')).toBe(true);
+  });
+
+  it("a call keeps the persona its dial named; one deleted before the call is answered gives the default, saying why", () => {
+    const dir = tempDir();
+    const config = loadConfig({ env: {}, file: null, argv: [], overrides: { dataDir: dir } });
+    const book = new CallPersonas(config);
+    book.save([{ name: 'Main' }, { name: 'Sales', numbers: ['+15550009999'], transferNumber: '+15550008888' }]);
+    book.dialled('CA1', book.forDial('sales'));
+    expect(book.of('CA1').name).toBe('Sales'); // before its stream opens (an early answering-machine verdict)
+    expect(book.open('CA1', 'outbound', '+15550001111').name).toBe('Sales');
+    expect(book.of('CA1').transferNumber).toBe('+15550008888');
+    expect(book.open('CA2', 'inbound', '+15550009999').name).toBe('Sales');
+    expect(book.open('CA3', 'inbound', '+15550000000').name).toBe('Main');
+    book.dialled('CA4', { name: 'Sales' });
+    book.save([{ name: 'Main' }]);
+    const got = book.open('CA4', 'outbound', null);
+    expect(got.name).toBe('Main');
+    expect(got.problem).toMatch(/No persona named "Sales"/);
+    expect(() => book.save([{ name: 'Main', ownerNumber: 'call me' }])).toThrow(/"ownerNumber" "call me" is not an E\.164 number/);
+    expect(book.list().map((p) => p.name)).toEqual(['Main']);
   });
 });

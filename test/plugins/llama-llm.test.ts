@@ -8,7 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LlmInstance, PluginModule } from '../../main/core/plugins/api.ts';
+import type { ChatMessage, LlmInstance, PluginModule, ToolCallItem, ToolSpec } from '../../main/core/plugins/api.ts';
+import { checkArguments } from '../../main/core/tools/schema.ts';
 import { readManifest } from '../../main/core/plugins/manifest.ts';
 import { foreignImports, importPlugin, makePluginContext, pluginFolder, rejection, type TestPluginContext } from '../helpers/plugin-context.ts';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.ts';
@@ -88,7 +89,7 @@ describe('llama-llm manifest and folder', () => {
   it('has a valid manifest with the settings and a default catalogue model', async () => {
     const manifest = await readManifest(pluginFolder('llama-llm'));
     expect(manifest.kind).toBe('llm');
-    expect(Object.keys(manifest.settings).sort()).toEqual(['contextSize', 'gpu', 'maxCalls', 'maxTokens', 'model', 'temperature', 'threads']);
+    expect(Object.keys(manifest.settings).sort()).toEqual(['contextSize', 'gpu', 'maxCalls', 'maxTokens', 'model', 'temperature', 'threads', 'toolChoice']);
     expect(manifest.settings.model!.type).toBe('path');
     const defaults = manifest.models.filter((m) => m.default);
     expect(defaults).toHaveLength(1);
@@ -143,6 +144,111 @@ describe('llama-llm on a generated GGUF (tiny random llama with a ChatML templat
     const turn = ctx.logs.filter((l) => l.msg === 'llama turn').at(-1)!.fields as { promptTokens: number; evaluatedPromptTokens: number };
     // Only the new turn is evaluated; the shared prefix comes from the cache.
     expect(turn.evaluatedPromptTokens).toBeLessThan(turn.promptTokens / 2);
+  });
+});
+
+describe('llama-llm tool calls on the real runtime (tiny random GGUF, call forced by grammar)', () => {
+  // What is forced, honestly: a random-weight model never chooses to call a function by itself. With
+  // toolChoice "required" node-llama-cpp enters its function-calling mode at the first token of the caller's turn,
+  // so llama.cpp must generate a function call — but the name (one of the offered tools) and the arguments (JSON
+  // for its parameters) are still sampled token by token from this model, under the grammar node-llama-cpp builds
+  // from the schemas. What is proven: the call is generated and parsed on the real runtime and handed back as a
+  // tool_call item instead of being run inside node-llama-cpp, and a history holding the call and its result
+  // is rendered by the chat template and answered.
+  const TOOLS: ToolSpec[] = [
+    {
+      name: 'lookup_order',
+      description: 'Look up when an order ships.',
+      parameters: { type: 'object', properties: { order: { type: 'string', minLength: 3, maxLength: 12, description: 'The order number' } }, required: ['order'], additionalProperties: false },
+    },
+    {
+      name: 'end_call',
+      description: 'Hang up the phone call.',
+      parameters: { type: 'object', properties: { reason: { type: 'string', maxLength: 30 } }, additionalProperties: false },
+    },
+  ];
+  const opening: ChatMessage[] = [
+    { role: 'system', content: 'You answer the phone for a shop.' },
+    { role: 'user', content: 'where is my order A-123' },
+  ];
+  let llm: LlmInstance;
+  let ctx: TestPluginContext;
+
+  async function items(messages: ChatMessage[], tools?: ToolSpec[]) {
+    const out: (string | ToolCallItem)[] = [];
+    for await (const item of llm.chat(messages, { signal: AbortSignal.timeout(60_000), ...(tools ? { tools } : {}) })) out.push(item);
+    return out;
+  }
+  const turnLog = () => ctx.logs.filter((l) => l.msg === 'llama turn').at(-1)!.fields as { stopReason: string; toolCalls?: number; promptTokens: number };
+
+  beforeAll(async () => {
+    ({ llm, ctx } = await create({ model: tinyModel, temperature: 0, maxTokens: 60, toolChoice: 'required' }));
+  });
+
+  it('yields a tool_call with an offered name and arguments that pass the tool schema, not run by node-llama-cpp', async () => {
+    const out = await items(opening, TOOLS);
+    const calls = out.filter((i): i is ToolCallItem => typeof i !== 'string');
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    for (const call of calls) {
+      expect(call.type).toBe('tool_call');
+      expect(call.id).toMatch(/^call_/);
+      const spec = TOOLS.find((t) => t.name === call.name);
+      expect(spec, `"${call.name}" is not an offered tool`).toBeDefined();
+      expect(checkArguments(spec!.parameters, call.arguments)).toEqual([]);
+    }
+    expect(new Set(calls.map((c) => c.id)).size).toBe(calls.length);
+    expect(turnLog()).toMatchObject({ stopReason: 'functionCalls', toolCalls: calls.length });
+
+    // The next step: the assistant's call and the tool's result in the history, rendered and answered (no longer
+    // forced: the caller's turn already started with a call).
+    const first = turnLog().promptTokens;
+    const next: ChatMessage[] = [
+      ...opening,
+      { role: 'assistant', content: '', toolCalls: calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })) },
+      ...calls.map((c) => ({ role: 'tool' as const, toolCallId: c.id, name: c.name, content: 'Order A-123 ships on Tuesday.' })),
+    ];
+    const after = await items(next, TOOLS);
+    expect(after.length).toBeGreaterThan(0);
+    for (const item of after) if (typeof item !== 'string') expect(TOOLS.map((t) => t.name)).toContain(item.name);
+    expect(turnLog().promptTokens).toBeGreaterThan(first);
+    expect(['maxTokens', 'eogToken', 'stopGenerationTrigger', 'functionCalls']).toContain(turnLog().stopReason);
+
+    // The same history asked without tools (the tool loop's last step): text only.
+    const plainAfter = await items(next);
+    expect(plainAfter.every((i) => typeof i === 'string')).toBe(true);
+    expect(plainAfter.join('').length).toBeGreaterThan(0);
+  });
+
+  it('prepare evaluates the opening with the tools documented, so a first turn with tools evaluates only what is new', async () => {
+    // A chat offered TOOLS (as every call of a running app is): prepare renders the opening with them, as the
+    // turn's prompt will.
+    await items(opening, TOOLS);
+    const callSid = 'CA0000000000000000000000000000prep';
+    const start: ChatMessage[] = [opening[0]!, { role: 'assistant', content: 'Hello, this is the shop.' }];
+    await llm.prepare!(start, { signal: AbortSignal.timeout(60_000), callSid });
+    for await (const _ of llm.chat([...start, { role: 'user', content: 'hi' }], { signal: AbortSignal.timeout(60_000), callSid, tools: TOOLS })) void _;
+    const turn = ctx.logs.filter((l) => l.msg === 'llama turn').at(-1)!.fields as { promptTokens: number; evaluatedPromptTokens: number; cachedTokens: number };
+    expect(turn.cachedTokens).toBeGreaterThan(turn.promptTokens / 2);
+    expect(turn.evaluatedPromptTokens).toBeLessThan(turn.promptTokens / 4);
+    await llm.endCall!(callSid);
+  });
+
+  it('tools whose documentation leaves no room for a reply in contextSize: the turn is answered without them', async () => {
+    const { llm: small, ctx: smallCtx } = await create({ model: tinyModel, temperature: 0, maxTokens: 20, contextSize: 256, toolChoice: 'required' });
+    const wordy: ToolSpec[] = [{ ...TOOLS[0]!, description: 'Look up when an order ships. '.repeat(40) }];
+    const out: (string | ToolCallItem)[] = [];
+    for await (const item of small.chat(opening, { signal: AbortSignal.timeout(60_000), tools: wordy })) out.push(item);
+    expect(out.length).toBeGreaterThan(0);
+    expect(out.every((i) => typeof i === 'string')).toBe(true);
+    expect(smallCtx.logs.some((l) => l.msg === 'the tools do not fit llama-llm.contextSize; this turn is answered without them')).toBe(true);
+    await small.dispose?.();
+  });
+
+  it('without tools the same instance streams text only, as before tools existed', async () => {
+    const out = await items(opening);
+    expect(out.length).toBeGreaterThan(0);
+    expect(out.every((i) => typeof i === 'string')).toBe(true);
+    expect(turnLog().toolCalls).toBeUndefined();
   });
 });
 

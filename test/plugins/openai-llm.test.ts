@@ -268,7 +268,7 @@ describe('openai-llm through the plugin host', () => {
 });
 
 describe('tools and tool_calls, in the OpenAI format (issue 14\'s contract)', () => {
-  // The plugin host does not forward `tools` in the call options yet, so these drive the plugin in process.
+  // Most of these drive the plugin in process; the last one runs it in a host worker, as the app does.
   async function direct() {
     const ctx = await makePluginContext({ pluginDir: DIR, settings: { baseUrl: `${base}/v1`, model: 'qwen2.5:0.5b' } });
     return (await importPlugin(DIR)).create(ctx) as Promise<{ chat(m: unknown[], o: { signal: AbortSignal; tools?: unknown[] }): AsyncIterable<unknown> }>;
@@ -314,5 +314,58 @@ describe('tools and tool_calls, in the OpenAI format (issue 14\'s contract)', ()
     })());
     expect(err.message).toMatch(/a tool call \(x\) whose arguments are not JSON/);
     expect('tools' in JSON.parse(seen[0]!.body)).toBe(false);
+  });
+
+  it('through the plugin host: tools reach the server, and two interleaved calls (index-keyed, arguments cut anywhere) come back whole, in order', async () => {
+    const END_CALL = { name: 'end_call', description: 'Hang up', parameters: { type: 'object', properties: { reason: { type: 'string' } } } };
+    const toolDelta = (tool_calls: unknown[], finish: string | null = null) => sse({ choices: [{ index: 0, delta: { tool_calls }, finish_reason: finish }] });
+    handler = async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const body =
+        toolDelta([{ index: 0, id: 'call_m', type: 'function', function: { name: 'take_', arguments: '' } }]) +
+        toolDelta([{ index: 0, function: { name: 'message', arguments: '{"te' } }]) +
+        toolDelta([{ index: 1, id: 'call_e', type: 'function', function: { name: 'end_call', arguments: '{"reason":' } }]) +
+        toolDelta([{ index: 0, function: { arguments: 'xt":"café ☕' } }]) +
+        toolDelta([{ index: 1, function: { arguments: '"done"}' } }]) +
+        toolDelta([{ index: 0, function: { arguments: '"}' } }], 'tool_calls') +
+        'data: [DONE]\n\n';
+      // Cut into TCP writes of awkward sizes: inside JSON strings, inside the UTF-8 of "é" and "☕".
+      await writeInPieces(res, Buffer.from(body, 'utf8'), [7, 13, 3, 29]);
+      res.end();
+    };
+    const { worker } = await start();
+    const history: ChatMessage[] = [
+      ...MESSAGES,
+      { role: 'assistant', content: 'Let me see.', toolCalls: [{ id: 'c1', name: 'take_message', arguments: { text: 'a' } }, { id: 'c2', name: 'end_call', arguments: {} }] },
+      { role: 'tool', toolCallId: 'c1', name: 'take_message', content: 'saved' },
+      { role: 'tool', toolCallId: 'c2', name: 'end_call', content: 'Error: not run' },
+      { role: 'assistant', content: 'Done.' },
+      { role: 'user', content: 'Bye then.' },
+    ];
+    const out: unknown[] = [];
+    for await (const item of worker.chat(history, { signal: new AbortController().signal, tools: [TAKE_MESSAGE, END_CALL] })) out.push(item);
+    expect(out).toEqual([
+      { type: 'tool_call', id: 'call_m', name: 'take_message', arguments: { text: 'café ☕' } },
+      { type: 'tool_call', id: 'call_e', name: 'end_call', arguments: { reason: 'done' } },
+    ]);
+    const body = JSON.parse(seen[0]!.body);
+    expect(body.tools).toEqual([
+      { type: 'function', function: TAKE_MESSAGE },
+      { type: 'function', function: END_CALL },
+    ]);
+    expect(body.messages.slice(2)).toEqual([
+      {
+        role: 'assistant',
+        content: 'Let me see.',
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'take_message', arguments: '{"text":"a"}' } },
+          { id: 'c2', type: 'function', function: { name: 'end_call', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'saved' },
+      { role: 'tool', tool_call_id: 'c2', content: 'Error: not run' },
+      { role: 'assistant', content: 'Done.' },
+      { role: 'user', content: 'Bye then.' },
+    ]);
   });
 });

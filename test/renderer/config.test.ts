@@ -134,7 +134,7 @@ describe('Plugins, Models and Settings views', () => {
     await page.getByText('Connected', { exact: true }).waitFor();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
-    const links = ['Calls', 'Dial', 'History', 'Inbox', 'Plugins', 'Models', 'Settings'];
+    const links = ['Calls', 'Dial', 'History', 'Inbox', 'Plugins', 'Models', 'Personas', 'Settings'];
     for (const name of links) {
       await page.keyboard.press('Tab');
       expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe(name);

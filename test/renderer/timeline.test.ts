@@ -75,6 +75,8 @@ describe('History timeline', () => {
     const firstEnd = async (i: number) => Number((await tables.nth(i).locator('tbody tr').first().locator('td').nth(1).textContent())!.replace(/\D/g, ''));
     expect(await tables.nth(0).locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
     expect(await firstEnd(1)).toBeGreaterThan(await firstEnd(0));
+    await tables.nth(1).scrollIntoViewIfNeeded();
+    await shot(page, 'history-replay');
     expect(rig.pageErrors).toEqual([]);
   });
 });

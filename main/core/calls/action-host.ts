@@ -17,6 +17,8 @@ export interface ActionHostDeps {
   account: Pick<TwilioAccount, 'configured' | 'hangup'>;
   events: CoreEvents;
   log: Logger;
+  /** Text a taken message to the call's persona's owner (CallFeatures.textOwner); never throws. */
+  textOwner?(callSid: string, message: { name: string; callback: string; message: string }): Promise<unknown>;
 }
 
 export function createActionHost(d: ActionHostDeps): ActionHost {
@@ -35,6 +37,8 @@ export function createActionHost(d: ActionHostDeps): ActionHost {
     async takeMessage(call, m) {
       d.events.emit({ type: 'call.message', callSid: call.callSid, name: m.name, callback: m.callback, message: m.message, at: Date.now() });
       d.log.info('message taken', { callSid: call.callSid, tool: m.tool });
+      // In the background: Twilio's answer must not hold up the agent's reply, and its failure is not the call's.
+      void d.textOwner?.(call.callSid, m).catch((err: unknown) => d.log.warn('texting the owner failed', { callSid: call.callSid, error: errorMessage(err) }));
     },
   };
 }

@@ -18,6 +18,8 @@ import { planSms } from '../twilio/messages.ts';
 import { checkE164 } from '../twilio/phone-number.ts';
 import { RESUME_PARAMETER, TRANSFER_RESULT_PATH, afterTransferTwiml, dialStage, transferAnswered, transferTwiml } from '../twilio/transfer.ts';
 import { callDirection, mediaStreamUrl } from '../twilio/twiml.ts';
+import { ownerMessageText, smsToAnyNumberAllowed, type Persona } from '../personas.ts';
+import { isTestCallSid } from '../../shared/calls.ts';
 
 /** What these features need of a call's session (CallSession). */
 export interface FeatureSession extends LiveSession {
@@ -37,6 +39,8 @@ export interface CallFeaturesOptions {
   publicUrl(): string;
   /** Hang a call up (REST when configured, and its stream). */
   hangup(callSid: string): Promise<void>;
+  /** The call's persona (personas-for-calls.ts): its numbers and wording come before the app's settings. */
+  persona?(callSid: string): Pick<Persona, 'name' | 'transferNumber' | 'voicemailMessage' | 'smsToAnyNumber' | 'ownerNumber'>;
 }
 
 /** A caller put through to a human: what is needed to bring them back to the agent if nobody answers. */
@@ -91,7 +95,7 @@ export class CallFeatures {
    */
   async transfer(callSid: string, options: { number?: string } = {}): Promise<{ to: string }> {
     const c = this.#o.config;
-    const configured = options.number ?? c.transferNumber;
+    const configured = options.number ?? (this.#o.persona?.(callSid).transferNumber || c.transferNumber);
     if (!configured) throw new ParleyError('NOT_CONFIGURED', 'No number to transfer callers to: set PARLEY_TRANSFER_NUMBER (Settings → transfer number), e.g. +15551234567.');
     const to = checkE164(configured, 'PARLEY_TRANSFER_NUMBER');
     // Everything that can be checked is checked before the caller hears "connecting you".
@@ -157,7 +161,10 @@ export class CallFeatures {
       this.#o.events.emit({ type: 'call.sms', callSid, to, status, ...(detail ? { detail } : {}), at: Date.now() });
     let plan;
     try {
-      plan = planSms({ direction: call.direction ?? 'inbound', from: call.from, to: call.to }, input, { anyNumber: c.smsToAnyNumber, fallbackFrom: c.twilioPhoneNumber });
+      plan = planSms({ direction: call.direction ?? 'inbound', from: call.from, to: call.to }, input, {
+        anyNumber: this.#o.persona ? smsToAnyNumberAllowed(this.#o.persona(callSid), c.smsToAnyNumber) : c.smsToAnyNumber,
+        fallbackFrom: c.twilioPhoneNumber,
+      });
     } catch (err) {
       emit(typeof input.to === 'string' ? input.to.slice(0, 40) : '', 'refused', errorMessage(err));
       throw err;
@@ -170,6 +177,32 @@ export class CallFeatures {
     } catch (err) {
       emit(plan.to, isParleyError(err, 'NOT_CONFIGURED') ? 'refused' : 'failed', errorMessage(err));
       throw err;
+    }
+  }
+
+  /**
+   * A message was taken on the call: text it to the persona's owner ("Message from NAME (CALLBACK): TEXT"), when the
+   * persona has an owner's number and Twilio is set up. Never throws: a failure is logged and recorded as a
+   * `call.sms` event, and the call goes on. A test call (the GUI's microphone) never texts anyone.
+   */
+  async textOwner(callSid: string, m: { name: string; callback: string; message: string }): Promise<{ sid: string; to: string } | null> {
+    const persona = this.#o.persona?.(callSid);
+    const owner = persona?.ownerNumber ?? '';
+    if (!owner || isTestCallSid(callSid) || !this.#o.account.configured()) return null;
+    const call = this.#o.calls.session(callSid) ?? this.#o.calls.get(callSid);
+    const ours = call ? (call.direction === 'outbound' ? call.from : call.to) : null;
+    const from = ours && /^\+[1-9]\d{6,14}$/.test(ours) ? ours : this.#o.config.twilioPhoneNumber;
+    const emit = (status: 'sent' | 'failed', detail: string) => this.#o.events.emit({ type: 'call.sms', callSid, to: owner, status, detail, at: Date.now() });
+    try {
+      if (!from) throw new ParleyError('NOT_CONFIGURED', 'no number to text from: set TWILIO_PHONE_NUMBER to an SMS-capable number of your Twilio account');
+      const sent = await this.#o.account.rest().createMessage({ to: owner, from, body: ownerMessageText(m) });
+      this.#log.info('message texted to the owner', { callSid, persona: persona!.name, to: owner, sid: sent.sid });
+      emit('sent', `the message for the owner of persona "${persona!.name}"`);
+      return { sid: sent.sid, to: owner };
+    } catch (err) {
+      this.#log.warn('could not text the message to the owner; it is kept in the inbox', { callSid, persona: persona!.name, to: owner, error: errorMessage(err) });
+      emit('failed', `texting the message to the owner failed: ${errorMessage(err)}`);
+      return null;
     }
   }
 
@@ -206,7 +239,7 @@ export class CallFeatures {
   }
 
   async #leaveVoicemail(callSid: string): Promise<void> {
-    const message = this.#o.config.voicemailMessage.trim();
+    const message = (this.#o.persona?.(callSid).voicemailMessage.trim() || this.#o.config.voicemailMessage).trim();
     const session = this.#o.calls.session(callSid);
     if (message && session && 'finalWords' in session) {
       this.#log.info('leaving the voicemail message', { callSid });

@@ -70,6 +70,13 @@ export interface LiveSession {
   interrupt(source: 'manual'): void;
   /** A private note for the agent's next reply (Dialogue.whisper); returns that turn's number. */
   whisper?(text: string): number;
+  /** The person at the desk has the call (CallSession.takeOver / handBack / deskAudio). */
+  readonly takenOver?: boolean;
+  takeOver?(): boolean;
+  handBack?(): boolean;
+  deskAudio?(mulaw: Uint8Array): boolean;
+  /** Both directions' audio as it flows (for Listen). */
+  readonly tap?: { subscribe(listener: (frame: { track: 'inbound' | 'outbound'; offsetMs: number; mulaw: Uint8Array }) => void): () => void };
   end(reason: string): void;
 }
 
@@ -154,7 +161,7 @@ export class CallRegistry {
     for (const e of this.#calls.values()) {
       const s = e.live?.session;
       if (s?.busy) continue;
-      if (s) talking.push({ callSid: s.callSid, streamSid: s.streamSid, direction: s.direction, from: s.from, to: s.to, startedAt: s.startedAt, state: s.state, plugins: s.plugins, status: e.status });
+      if (s) talking.push({ callSid: s.callSid, streamSid: s.streamSid, direction: s.direction, from: s.from, to: s.to, startedAt: s.startedAt, state: s.state, plugins: s.plugins, status: e.status, ...(s.takenOver ? { takenOver: true } : {}) });
       // A call whose stream ended is over for the user, even while its final status is awaited.
       else if (e.stream === 'none') waiting.push({ callSid: e.callSid, streamSid: null, direction: e.direction ?? 'inbound', from: e.from, to: e.to, startedAt: e.createdAt, state: null, plugins: null, status: e.status });
     }
@@ -198,6 +205,24 @@ export class CallRegistry {
     const session = this.session(callSid);
     if (!session?.whisper || session.busy) throw notFound(callSid);
     return { turnId: session.whisper(text) };
+  }
+
+  /** A live call the person at the desk can join (not a busy notice), or NOT_FOUND. */
+  deskSession(callSid: string): LiveSession {
+    const session = this.session(callSid);
+    if (!session?.takeOver || session.busy) throw notFound(callSid);
+    return session;
+  }
+
+  /**
+   * The person at the desk takes a live call over (`POST /calls/:sid/takeover`) or hands it back
+   * (`POST /calls/:sid/handback`). Returns whether the call is now taken over; asking twice is not an error.
+   */
+  takeOver(callSid: string, take: boolean): { takenOver: boolean } {
+    const session = this.deskSession(callSid);
+    if (take) session.takeOver!();
+    else session.handBack?.();
+    return { takenOver: session.takenOver === true };
   }
 
   /** End a call's session and close its stream from this side. Returns whether it had one. */

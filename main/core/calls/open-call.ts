@@ -20,8 +20,10 @@ import { callDirection } from '../twilio/twiml.ts';
 import { BusyNotice } from './busy-notice.ts';
 import { NotReadyNotice, notReadyReason, type NotReady } from './not-ready.ts';
 import { openCallTools } from '../tools/open-tools.ts';
-import { callPersona } from '../personas-for-calls.ts';
+import { CallPersonas } from '../personas-for-calls.ts';
+import type { Persona } from '../personas.ts';
 import type { ActionHost } from '../tools/actions.ts';
+import type { ApprovalDesk } from '../tools/approvals.ts';
 import type { CallRegistry, StreamSocket } from './call-registry.ts';
 
 export interface OpenCallDeps {
@@ -39,8 +41,12 @@ export interface OpenCallDeps {
   recorder(): { recordAudio(callSid: string, frame: TappedFrame): void } | null;
   /** What tools' host actions do (end the call, keep a message); without it, calls get no tools. */
   actions?: ActionHost;
+  /** Where "ask first" tools wait for Approve / Deny (tools/approvals.ts); without it no tool asks. */
+  approvals?: ApprovalDesk;
   /** A call coming back to the agent (an unanswered transfer): its conversation so far and what to say first. */
   resume?(callSid: string, parameters: Record<string, string>): { history: ChatMessage[]; lastTurnId: number; greeting: string } | null;
+  /** Which persona each call has (the core's one memory of it; without it, personas are looked up afresh). */
+  personas?: CallPersonas;
 }
 
 export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | BusyNotice | NotReadyNotice {
@@ -69,19 +75,25 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
     return lease;
   };
   let session: CallSession;
+  let persona: Persona;
   // Until the registry holds the session, nothing else will release what was taken.
   try {
     const turn = plugins.acquireOptional('turn');
     if (turn) taken.push(turn);
-    const leases = { stt: take('stt'), llm: take('llm'), tts: take('tts'), turn };
     const p = s.customParameters;
-    const tools = deps.actions ? openCallTools({ config: deps.config, plugins, host: deps.actions, events: deps.events, log: deps.log, call: { callSid: s.callSid, from: p.from ?? null, to: p.to ?? null, direction: callDirection(p.direction) } }) : null;
+    const direction = callDirection(p.direction);
+    // The persona that takes the call (main/core/personas.ts): inbound by the number called, outbound the one the
+    // dial named; else the default. Its voice, tools, prompt and greeting are this call's.
+    const chosen = (deps.personas ?? new CallPersonas(deps.config)).open(s.callSid, direction, p.to ?? null);
+    if (chosen.problem) deps.log.warn('personas unreadable: this call uses the default settings', { callSid: s.callSid, problem: chosen.problem });
+    persona = chosen;
+    const leases = { stt: takeStt(deps, persona, s.callSid, taken), llm: take('llm'), tts: takeVoice(deps, persona, s.callSid, taken), turn };
+    // The transfer number too: an ask-first transfer shows the desk where the caller would go.
+    const toolConfig = { ...deps.config, tools: persona.tools, transferNumber: persona.transferNumber || deps.config.transferNumber };
+    const tools = deps.actions ? openCallTools({ config: toolConfig, plugins, host: deps.actions, events: deps.events, log: deps.log, ...(deps.approvals ? { approvals: deps.approvals } : {}), call: { callSid: s.callSid, from: p.from ?? null, to: p.to ?? null, direction: callDirection(p.direction) } }) : null;
     if (tools) taken.push(...tools.leases);
     const resume = deps.resume?.(s.callSid, p) ?? null;
     const settings = conversationSettings(deps.config);
-    // The persona that takes the call (main/core/personas.ts): by the number called, else the default.
-    const persona = callPersona(deps.config, callDirection(p.direction) === 'inbound' ? (p.to ?? null) : null);
-    if (persona.problem) deps.log.warn('personas unreadable: this call uses the default settings', { callSid: s.callSid, problem: persona.problem });
     settings.greeting = persona.greeting;
     settings.systemPrompt = persona.systemPrompt;
     if (resume) settings.greeting = resume.greeting;
@@ -97,6 +109,8 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
       events: deps.events,
       log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
       vad: vad.createStream(),
+      // The desk's mic gets a VAD of its own, made only if the person at the desk takes the call over.
+      deskVad: () => vad.createStream(),
       leases,
       tools: tools?.tools ?? null,
       settings,
@@ -117,7 +131,49 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   const recorder = deps.recorder();
   if (recorder) session.tap.subscribe((frame) => recorder.recordAudio(s.callSid, frame));
   session.start();
+  // After call.started, so the records have the call's row to put it on.
+  deps.events.emit({ type: 'call.persona', callSid: s.callSid, persona: persona.name, at: Date.now() });
   return session;
+}
+
+/**
+ * The persona's voice: its TTS plugin with its settings over the app's. A plugin that is not installed (or whose
+ * instance with those settings cannot start) gives the app's voice, with a warning naming the persona and plugin.
+ */
+function takeVoice(deps: OpenCallDeps, persona: Persona, callSid: string, taken: Lease<PluginKind>[]): Lease<'tts'> {
+  const { plugin, settings } = persona.voice;
+  const name = plugin || deps.plugins.activeName('tts');
+  if (name && (plugin || Object.keys(settings).length > 0)) {
+    const voice = deps.plugins.acquireVoice(name, settings);
+    if (voice) {
+      taken.push(voice);
+      return voice;
+    }
+    deps.log.warn(`persona "${persona.name}": its voice plugin "${name}" is not installed or cannot start; this call uses the app's voice`, { callSid, plugin: name });
+  }
+  const lease = deps.plugins.acquire('tts');
+  taken.push(lease);
+  return lease;
+}
+
+/**
+ * Speech-to-text in the persona's language, when it names one and the STT plugin has a `language` setting
+ * (whisper-stt); a plugin without one hears the app's language, which the log says once per call.
+ */
+function takeStt(deps: OpenCallDeps, persona: Persona, callSid: string, taken: Lease<PluginKind>[]): Lease<'stt'> {
+  const language = persona.language.trim();
+  const name = deps.plugins.activeName('stt');
+  if (language && name) {
+    const lease = deps.plugins.hasSetting(name, 'language') ? deps.plugins.acquireVariant('stt', name, { language }) : null;
+    if (lease) {
+      taken.push(lease);
+      return lease;
+    }
+    deps.log.info(`persona "${persona.name}" asks for language "${language}", which the speech-to-text plugin "${name}" cannot be set to; this call uses its own`, { callSid, plugin: name });
+  }
+  const lease = deps.plugins.acquire('stt');
+  taken.push(lease);
+  return lease;
 }
 
 /** All lines busy: the call hears the notice and is hung up, with no plugin taken and no model run. */

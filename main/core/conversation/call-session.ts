@@ -25,6 +25,9 @@ import type { PacingStats } from './pacing-stats.ts';
 import { Playout } from './playout.ts';
 import type { CallTools } from '../tools/call-tools.ts';
 import { IdleWatch } from './idle-watch.ts';
+import { Resampler } from '../audio/resample.ts';
+import { SAMPLE_RATE } from '../audio/frames.ts';
+import { INBOUND_RATE } from '../twilio/media-stream.ts';
 
 export interface CallSessionOptions {
   callSid: string;
@@ -55,7 +58,12 @@ export interface CallSessionOptions {
   hangUp?(reason: string): void;
   /** Keys pressed within this long of each other are one turn ("[the caller pressed 1 2 3]"). Default 1000 ms. */
   dtmfGapMs?: number;
+  /** A VAD stream of its own for the desk's mic when the person at the desk takes the call over (null: not transcribed). */
+  deskVad?: () => VadStream | null;
 }
+
+/** One 20 ms frame of 8 kHz μ-law: what the desk's mic sends while it has the call. */
+export const DESK_FRAME_BYTES = 160;
 
 export class CallSession {
   readonly callSid: string;
@@ -77,6 +85,8 @@ export class CallSession {
   #ended = false;
   #keys: string[] = [];
   #keysTimer: NodeJS.Timeout | null = null;
+  /** Hears the desk's mic while it has the call (made on the first take-over): its words join the transcript. */
+  #desk: { hearing: Hearing; up: Resampler } | null = null;
 
   constructor(options: CallSessionOptions) {
     this.#o = options;
@@ -245,6 +255,59 @@ export class CallSession {
     return this.#ended ? this.#dialogue.turnId : this.#dialogue.whisper(text);
   }
 
+  get takenOver(): boolean {
+    return this.#dialogue.takenOver;
+  }
+
+  /**
+   * The person at the desk takes the call (`POST /calls/:sid/takeover`): the agent stops at once and answers
+   * nothing; `deskAudio` frames go to the caller and are transcribed. False if it already was (or the call ended).
+   */
+  takeOver(): boolean {
+    if (this.#ended || !this.#dialogue.takeOver()) return false;
+    if (!this.#desk) {
+      const vad = this.#o.deskVad?.() ?? null;
+      if (vad) {
+        const s = this.#o.settings;
+        const hearing = new Hearing(
+          { callSid: this.callSid, vad, stt: this.#o.leases.stt, turn: null, echo: null, settings: s, log: this.#log.child({ side: 'desk' }), signal: this.#call.signal },
+          {
+            turnStart: () => {},
+            end: (u) => {
+              hearing.transcribe(u).then(
+                ({ text }) => {
+                  if (typeof text === 'string') this.#dialogue.deskSaid(text);
+                },
+                (err: unknown) => {
+                  if (!this.#ended) this.#log.warn('could not transcribe the desk', { error: errorMessage(err) });
+                },
+              );
+            },
+          },
+        );
+        this.#desk = { hearing, up: new Resampler(SAMPLE_RATE, INBOUND_RATE) };
+      } else this.#log.warn('no VAD for the desk mic: what the person at the desk says is sent but not transcribed');
+    }
+    return true;
+  }
+
+  /** The agent has the call again (`POST /calls/:sid/handback`), with what was said while it was away. */
+  handBack(): boolean {
+    return !this.#ended && this.#dialogue.handBack();
+  }
+
+  /**
+   * One 20 ms frame of 8 kHz μ-law from the desk's mic. While the call is taken over it goes to the caller as an
+   * ordinary frame (paced like the agent's, recorded as the outbound track) and is heard for the transcript;
+   * otherwise it is dropped. Returns whether it was used.
+   */
+  deskAudio(mulaw: Uint8Array): boolean {
+    if (this.#ended || !this.#dialogue.takenOver || mulaw.length !== DESK_FRAME_BYTES) return false;
+    this.#dialogue.sendDeskFrame(mulaw);
+    if (this.#desk) this.#desk.hearing.hear(this.#desk.up.process(decodeFloat(mulaw)));
+    return true;
+  }
+
   /** Stop the agent now: Twilio `clear` (always), cancel LLM/TTS in flight, keep only what was heard. */
   interrupt(source: 'barge-in' | 'manual'): void {
     if (!this.#ended) this.#dialogue.interrupt(source);
@@ -258,6 +321,7 @@ export class CallSession {
     this.#idle.stop();
     this.#call.abort();
     this.#hearing.close();
+    this.#desk?.hearing.close();
     this.#playout.close();
     this.tap.close();
     const { leases } = this.#o;

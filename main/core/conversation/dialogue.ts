@@ -96,6 +96,10 @@ export class Dialogue {
   /** The call is moving on (transfer, voicemail): the agent says its last words and answers nothing more. */
   #closing = false;
   #keysSent = 0;
+  /** The person at the desk has taken the call over: the agent says nothing and answers nothing. */
+  #takenOver = false;
+  /** While taken over: the turn the desk's next words join (after the caller's words, or the desk's own last). */
+  #deskTurn: { turnId: number; text: string } | null = null;
 
   constructor(options: DialogueOptions) {
     this.#o = options;
@@ -155,7 +159,7 @@ export class Dialogue {
   /** The caller started talking: a reply in flight is a barge-in, or (while it speaks) perhaps a backchannel. */
   callerTurnStarted(): void {
     const reply = this.#reply;
-    if (!reply || this.#closing) return;
+    if (!reply || this.#closing || this.#takenOver) return;
     if (this.#o.settings.backchannel && this.#state === 'speaking' && reply.speech && !reply.held) {
       // Stop what the caller hears now; decide at the end of their turn whether it was only "mm-hm".
       this.#o.playout.clear();
@@ -206,6 +210,85 @@ export class Dialogue {
     return turnId;
   }
 
+  // ── Take over / hand back ────────────────────────────────────────────────────
+
+  get takenOver(): boolean {
+    return this.#takenOver;
+  }
+
+  /**
+   * The person at the desk takes the call: the agent stops at once (Twilio `clear`, everything in flight
+   * cancelled, what was heard kept) and answers nothing until `handBack`. The caller's turns are still heard,
+   * transcribed and kept in the history; what the desk says joins it as the agent's side (`deskSaid`).
+   */
+  takeOver(): boolean {
+    if (this.#ended || this.#takenOver) return false;
+    this.#dropAttempt();
+    if (this.#reply) this.interrupt('manual');
+    else this.#o.playout.clear();
+    this.#takenOver = true;
+    this.#deskTurn = null;
+    this.#o.hearing.agentActive = false;
+    this.#setState('listening');
+    // Numbered, like a whisper, for the turn to come: it happens before anything said in it.
+    this.#o.events.emit({ type: 'call.takeover', callSid: this.#o.callSid, active: true, turnId: this.#turnId + 1, at: Date.now() });
+    this.#log.info('the person at the desk took the call over');
+    return true;
+  }
+
+  /** The agent has the call again, knowing what was said while it was away. It answers the caller's next turn. */
+  handBack(): boolean {
+    if (this.#ended || !this.#takenOver) return false;
+    this.#takenOver = false;
+    this.#deskTurn = null;
+    this.#history.push({ role: 'system', content: HANDBACK_NOTE });
+    this.#o.events.emit({ type: 'call.takeover', callSid: this.#o.callSid, active: false, turnId: this.#turnId + 1, at: Date.now() });
+    this.#log.info('the call was handed back to the agent');
+    return true;
+  }
+
+  /** One frame of the desk's mic for the caller (only while taken over): paced out like the agent's audio. */
+  sendDeskFrame(mulaw: Uint8Array): void {
+    if (this.#takenOver && !this.#ended) this.#o.playout.enqueue([mulaw]);
+  }
+
+  /** What the person at the desk said to the caller (transcribed from their mic): the agent's side of the history. */
+  deskSaid(text: string): void {
+    const said = text.trim();
+    if (this.#ended || !said) return;
+    // One desk line per turn: what they say until the caller speaks again is one reply.
+    const turn = this.#deskTurn?.turnId === this.#turnId ? this.#deskTurn : { turnId: this.#turnId + 1, text: '' };
+    if (turn.turnId > this.#turnId) this.#turnId = turn.turnId;
+    turn.text = turn.text ? `${turn.text} ${said}` : said;
+    this.#deskTurn = turn;
+    this.#o.events.emit({ type: 'transcript', callSid: this.#o.callSid, turnId: turn.turnId, role: 'agent', text: turn.text, heard: turn.text, interrupted: false, final: true, by: 'desk', at: Date.now() });
+    const last = this.#history[this.#history.length - 1];
+    if (last?.role === 'assistant' && !last.toolCalls) last.content = `${last.content} ${said}`;
+    else this.#history.push({ role: 'assistant', content: said });
+  }
+
+  /** A caller turn while the desk has the call: transcribed and kept, never answered. */
+  async #hearOnly(u: Utterance): Promise<void> {
+    let text: string;
+    try {
+      ({ text } = await this.#o.hearing.transcribe(u));
+    } catch (err) {
+      if (!this.#ended && !isCancellation(err)) this.#log.warn('could not transcribe the caller while taken over', { error: errorMessage(err) });
+      return;
+    }
+    if (typeof text === 'string') this.#callerSaid(text);
+  }
+
+  #callerSaid(text: string): void {
+    const said = text.trim();
+    if (this.#ended || !said) return;
+    const turnId = ++this.#turnId;
+    // The desk's answer to this belongs to this turn.
+    this.#deskTurn = { turnId, text: '' };
+    this.#o.events.emit({ type: 'transcript', callSid: this.#o.callSid, turnId, role: 'caller', text: said, final: true, at: Date.now() });
+    this.#addUser(said);
+  }
+
   // ── Turns ────────────────────────────────────────────────────────────────────
 
   #newReply(turnId: number, open: boolean): Reply {
@@ -241,7 +324,7 @@ export class Dialogue {
    * here (`respond` with the same utterance end). Off with `preemptive: false`.
    */
   prepare(u: Utterance): void {
-    if (this.#ended || this.#closing || !this.#o.settings.preemptive) return;
+    if (this.#ended || this.#closing || this.#takenOver || !this.#o.settings.preemptive) return;
     if (this.#reply?.held) {
       // Still short enough to be a backchannel: wait for the end of the turn before preparing anything.
       if (u.speechMs <= this.#o.settings.backchannelMaxMs) return;
@@ -275,6 +358,7 @@ export class Dialogue {
   /** The caller's turn is over: answer it, with the reply prepared during the pause if it was for this utterance. */
   async respond(u: Utterance, how: TurnEnd | null = null): Promise<void> {
     if (this.#ended || this.#closing) return;
+    if (this.#takenOver) return this.#hearOnly(u);
     const turn: Committed = { how, endAt: this.#now(), endpointMs: this.#o.hearing.clockMs - u.speechEndMs };
     let heard: { text: string; sttMs: number } | undefined;
     const held = this.#reply?.held ? this.#reply : null;
@@ -314,6 +398,7 @@ export class Dialogue {
    */
   async respondToText(text: string): Promise<void> {
     if (this.#ended || this.#closing || !text.trim()) return;
+    if (this.#takenOver) return this.#callerSaid(text);
     if (this.#reply) this.interrupt('barge-in');
     this.#dropAttempt();
     const reply = this.#begin(++this.#turnId);
@@ -348,14 +433,14 @@ export class Dialogue {
     this.#closing = false;
   }
 
-  /** Nothing in flight: not speaking, thinking or in a tool, and not closing (the idle watch's question). */
+  /** Nothing in flight: not speaking, thinking or in a tool, and not closing or taken over (the idle watch's question). */
   get idle(): boolean {
-    return this.#reply === null && !this.#closing && !this.#ended;
+    return this.#reply === null && !this.#closing && !this.#ended && !this.#takenOver;
   }
 
   /** Say `text` as an agent turn of its own, no LLM (the idle question); the caller may barge in as usual. */
   async say(text: string): Promise<void> {
-    if (this.#ended || this.#closing || !text.trim()) return;
+    if (this.#ended || this.#closing || this.#takenOver || !text.trim()) return;
     this.#dropAttempt();
     const reply = this.#begin(++this.#turnId);
     const result = await this.#speech(reply, 'prompt').say(text);
@@ -571,6 +656,10 @@ export class Dialogue {
     if (!this.#ended) this.#setState('listening');
   }
 }
+
+/** What the agent is told when the desk hands the call back. */
+export const HANDBACK_NOTE =
+  'The person at the desk spoke with the caller for a while; what they said is in the conversation as your words. You have the call again: carry on from here, and answer the caller\'s next words.';
 
 /** How a whisper reaches the LLM: marked as private, so it is acted on and not read out. */
 export const WHISPER_PREFIX = 'Private note from the person at the desk, for your next reply (the caller cannot hear this; do not read it out or mention it): ';

@@ -106,7 +106,8 @@ function checkTools(value: unknown): ToolSpec[] {
     if (typeof x.description !== 'string') throw bad(`tools[${i}].description must be a string`);
     const parameters = x.parameters ?? { type: 'object', properties: {} };
     if (typeof parameters !== 'object' || Array.isArray(parameters) || (parameters as { type?: unknown }).type !== 'object') throw bad(`tools[${i}].parameters must be a JSON Schema with "type": "object"`);
-    return JSON.parse(JSON.stringify({ name: x.name, description: x.description, parameters })) as ToolSpec;
+    if (x.askFirst !== undefined && typeof x.askFirst !== 'boolean') throw bad(`tools[${i}].askFirst must be true or false`);
+    return JSON.parse(JSON.stringify({ name: x.name, description: x.description, parameters, ...(x.askFirst ? { askFirst: true } : {}) })) as ToolSpec;
   });
 }
 

@@ -52,6 +52,9 @@ export interface PluginRegistryOptions {
   toolOffered?(tool: string, plugin: string): boolean;
 }
 
+/** Persona voices kept running at once (each is a TTS instance, or a pool of them). */
+const MAX_VOICES = 4;
+
 /** One plugin's running instance: one worker process, or a pool of them. */
 type PluginWorker = PluginProxy | WorkerPool;
 
@@ -75,6 +78,8 @@ export class PluginRegistry {
   readonly #active: Partial<Record<PluginKind, string>>;
   readonly #settings: Record<string, Record<string, unknown>>;
   readonly #retired = new Set<Retired>();
+  /** Persona voices (acquireVoice): a TTS plugin run with other settings, one instance per plugin + settings. */
+  readonly #variants = new Map<string, Entry>();
   #watchers: FSWatcher[] = [];
   #debounce: NodeJS.Timeout | null = null;
   #scanning: Promise<void> | null = null;
@@ -130,6 +135,7 @@ export class PluginRegistry {
       const importError = importErrors[i];
       changed = true;
       if (old) this.#retire(old);
+      this.#retireVariants(found.manifest.name);
       next.set(found.manifest.name, { found, importError: importError ? `${found.dir}: ${errorMessage(importError)}` : null, worker: null, leases: 0 });
       this.#log.info(old ? 'plugin changed' : 'plugin found', { name: found.manifest.name, kind: found.manifest.kind, source: found.source, error: importError ? errorMessage(importError) : undefined });
     });
@@ -137,6 +143,7 @@ export class PluginRegistry {
       if (!next.has(name)) {
         changed = true;
         this.#retire(old);
+        this.#retireVariants(name);
         this.#log.info('plugin removed', { name });
       }
     }
@@ -163,10 +170,10 @@ export class PluginRegistry {
       );
   }
 
-  #workerFor(entry: Entry): PluginWorker {
+  #workerFor(entry: Entry, settings: Record<string, unknown> | undefined = this.#settings[entry.found.manifest.name]): PluginWorker {
     if (!entry.worker) {
       const m = entry.found.manifest;
-      const spec = { name: m.name, kind: m.kind, dir: entry.found.dir, main: m.main, settings: effectiveSettings(m, this.#settings[m.name]), modelDir: this.#opts.modelDir };
+      const spec = { name: m.name, kind: m.kind, dir: entry.found.dir, main: m.main, settings: effectiveSettings(m, settings), modelDir: this.#opts.modelDir };
       const size = this.#opts.pools?.[m.kind];
       entry.worker = size ? new WorkerPool(spec, this.#log, size, this.#opts.worker) : new PluginProxy(spec, this.#log, this.#opts.worker);
     }
@@ -247,6 +254,7 @@ export class PluginRegistry {
       else delete next[key];
     }
     this.#settings[name] = next;
+    this.#retireVariants(name);
     if (!entry) return;
     this.#retire(entry);
     if (this.#opts.warm && PLUGIN_KINDS.some((k) => this.#candidate(k) === name)) this.#warm(entry.found.manifest.kind);
@@ -291,7 +299,71 @@ export class PluginRegistry {
       );
     }
     if (entry.importError) throw new ParleyError('PLUGIN_LOAD_FAILED', entry.importError);
-    const worker = this.#workerFor(entry);
+    return this.#lease(entry, name, this.#workerFor(entry));
+  }
+
+  /**
+   * A persona's voice for one call: the TTS plugin `name` with `overrides` over its settings, in an instance of its
+   * own (one per plugin + settings, shared by the calls that use it). The active TTS plugin with its own settings is
+   * plain acquire('tts'). Null when there is no such TTS plugin or that instance failed to start: the caller then
+   * uses the app's voice (and says so).
+   */
+  acquireVoice(name: string, overrides: Record<string, unknown>): Lease<'tts'> | null {
+    return this.acquireVariant('tts', name, overrides);
+  }
+
+  /** Does plugin `name` declare setting `key` (e.g. an STT plugin's `language`)? */
+  hasSetting(name: string, key: string): boolean {
+    return Object.hasOwn(this.#entries.get(name)?.found.manifest.settings ?? {}, key);
+  }
+
+  /**
+   * Plugin `name` of `kind` with `overrides` over its settings, for one call (a persona's voice, or its language for
+   * speech-to-text): as acquireVoice, for any kind one call leases alone.
+   */
+  acquireVariant<K extends 'stt' | 'tts'>(kind: K, name: string, overrides: Record<string, unknown>): Lease<K> | null {
+    const base = this.#entries.get(name);
+    if (!base || base.found.manifest.kind !== kind || base.importError) return null;
+    const m = base.found.manifest;
+    const own = effectiveSettings(m, this.#settings[name]);
+    const settings = { ...(this.#settings[name] ?? {}), ...overrides };
+    const key = `${name}\n${stableJson(effectiveSettings(m, settings))}`;
+    if (name === this.activeName(kind) && key === `${name}\n${stableJson(own)}`) return this.acquire(kind);
+    let variant = this.#variants.get(key);
+    if (variant && variant.found !== base.found) {
+      this.#retire(variant);
+      variant = undefined;
+    }
+    if (!variant) variant = { found: base.found, importError: null, worker: null, leases: 0 };
+    // Most recently used last; beyond MAX_VOICES the idle ones longest unused stop (their processes end).
+    this.#variants.delete(key);
+    this.#variants.set(key, variant);
+    for (const [k, v] of this.#variants) {
+      if (this.#variants.size <= MAX_VOICES) break;
+      if (v.leases > 0 || k === key) continue;
+      this.#retire(v);
+      this.#variants.delete(k);
+    }
+    const worker = this.#workerFor(variant, settings);
+    if (worker.state === 'failed') {
+      // Tried again in the background, as acquireOptional does: a model downloaded meanwhile is picked up.
+      void worker.start().catch(() => {});
+      return null;
+    }
+    if (this.#opts.warm) void worker.start().catch((err) => this.#log.warn('persona voice could not start', { name, error: errorMessage(err) }));
+    return this.#lease<K>(variant, name, worker);
+  }
+
+  /** Persona variants of a plugin that changed (new code, new app settings, removed) are started afresh. */
+  #retireVariants(name: string): void {
+    for (const [key, v] of this.#variants) {
+      if (v.found.manifest.name !== name) continue;
+      this.#retire(v);
+      this.#variants.delete(key);
+    }
+  }
+
+  #lease<K extends PluginKind>(entry: Entry, name: string, worker: PluginWorker): Lease<K> {
     entry.leases++;
     let released = false;
     // A pool queues each lease (one call) in its own lane when a request carries no callSid.
@@ -409,11 +481,19 @@ export class PluginRegistry {
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
     await this.#scanning?.catch(() => {});
-    const all = [...this.#entries.values()].map((e) => e.worker).filter((w): w is PluginWorker => !!w);
+    const all = [...this.#entries.values(), ...this.#variants.values()].map((e) => e.worker).filter((w): w is PluginWorker => !!w);
+    this.#variants.clear();
     for (const r of this.#retired) all.push(r.worker);
     this.#retired.clear();
     await Promise.all(all.map((w) => w.dispose()));
   }
+}
+
+/** JSON with object keys sorted: the same settings give the same text whatever order they were written in. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
 }
 
 /** A tool plugin's tools once its worker has started (a pool, used only for stt/tts, has none). */

@@ -54,6 +54,8 @@ export const CSV_COLUMNS = [
   'tts_first_audio_ms',
   'voice_to_voice_ms',
   'engine_overhead_ms',
+  // Added after v1, at the end so readers that go by position keep working.
+  'persona',
 ] as const;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -104,6 +106,8 @@ function jsonCall(call: CallDetail): unknown {
     durationMs: call.durationMs,
     plugins: call.plugins,
     models: call.models,
+    // Added after v1 (readers of v1 ignore it): the persona that took the call.
+    persona: call.persona ?? null,
     recording: call.recording?.path ?? null,
     turns: call.turns.map((t) => ({ ...t, callerAt: iso(t.callerAt), agentAt: iso(t.agentAt) })),
     events: call.events.map((e) => ({ at: iso(e.at), type: e.type, data: e.data })),
@@ -145,6 +149,7 @@ function csvRows(call: CallDetail): string {
         t?.latencies?.ttsFirstAudioMs,
         t?.latencies?.voiceToVoiceMs,
         t?.latencies?.engineOverheadMs,
+        call.persona,
       ]),
     )
     .join('');

@@ -90,6 +90,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_call ON messages (call_sid);
     `,
   },
+  {
+    version: 4,
+    description: 'the persona that took the call',
+    sql: `
+      ALTER TABLE calls ADD COLUMN persona TEXT;            -- the persona's name (main/core/personas.ts); NULL before v4
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -25,6 +25,7 @@ interface CallRow {
   recording_path: string | null;
   recording_bytes: number | null;
   recording_ms: number | null;
+  persona: string | null;
   turn_count: number;
   answered_by: string | null;
 }
@@ -46,7 +47,7 @@ interface TurnRow {
 }
 
 const CALL_COLUMNS = `c.sid, c.direction, c.from_number, c.to_number, c.stream_sid, c.started_at, c.ended_at, c.status,
-  c.end_reason, c.duration_ms, c.plugins, c.models, c.recording_path, c.recording_bytes, c.recording_ms,
+  c.end_reason, c.duration_ms, c.plugins, c.models, c.recording_path, c.recording_bytes, c.recording_ms, c.persona,
   (SELECT count(*) FROM turns t WHERE t.call_sid = c.sid) AS turn_count,
   (SELECT json_extract(e.data, '$.outcome') FROM events e WHERE e.call_sid = c.sid AND e.type = 'answered-by' ORDER BY e.id DESC LIMIT 1) AS answered_by`;
 
@@ -73,6 +74,7 @@ function toSummary(row: CallRow): CallSummary {
     plugins: parseJson(row.plugins),
     models: parseJson(row.models),
     turnCount: row.turn_count,
+    persona: row.persona ?? null,
     recording: row.recording_path ? { path: row.recording_path, bytes: row.recording_bytes, durationMs: row.recording_ms } : null,
     // Only calls that had answering-machine detection say who answered.
     ...(row.answered_by === 'human' || row.answered_by === 'machine' || row.answered_by === 'unknown' ? { answeredBy: row.answered_by } : {}),

@@ -14,7 +14,7 @@ const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 const MAX_TEXT = 100_000;
 
 export type RecordedEvent = EventOf<
-  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error' | 'call.answered_by' | 'call.transfer' | 'call.sms' | 'call.keys' | 'call.whisper' | 'call.tool' | 'call.message'
+  'call.started' | 'call.status' | 'call.ended' | 'transcript' | 'turn.metrics' | 'call.dtmf' | 'call.interrupted' | 'call.backchannel' | 'call.error' | 'call.answered_by' | 'call.transfer' | 'call.sms' | 'call.keys' | 'call.whisper' | 'call.takeover' | 'call.tool' | 'call.message' | 'call.approval' | 'call.persona'
 >;
 
 const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
@@ -32,8 +32,11 @@ const RECORDED_TYPES: ReadonlySet<CoreEvent['type']> = new Set([
   'call.sms',
   'call.keys',
   'call.whisper',
+  'call.takeover',
   'call.tool',
   'call.message',
+  'call.approval',
+  'call.persona',
 ]);
 
 export function isRecordedEvent(event: CoreEvent): event is RecordedEvent {
@@ -170,6 +173,8 @@ export class RecordsWriter {
           if (event.final) s.callerText.run(sid, event.turnId, text(event.text), at);
         } else {
           s.agentText.run(sid, event.turnId, text(event.heard), text(event.text), event.interrupted ? 1 : 0, at);
+          // The person at the desk said it (a taken-over call): the turn's agent side is theirs.
+          if (event.by === 'desk' && event.final) this.#event(sid, at, 'desk', { turnId: event.turnId });
         }
         return;
       case 'turn.metrics': {
@@ -211,6 +216,9 @@ export class RecordsWriter {
       case 'call.whisper':
         this.#event(sid, at, 'whisper', { turnId: event.turnId, text: text(event.text).slice(0, 1000) });
         return;
+      case 'call.takeover':
+        this.#event(sid, at, 'takeover', { turnId: event.turnId, active: event.active === true });
+        return;
       case 'call.tool': {
         // One action row per tool call, written when it finished (done / failed / cancelled); `running` is live only.
         if (event.state === 'running') return;
@@ -229,12 +237,33 @@ export class RecordsWriter {
         });
         return;
       }
+      case 'call.approval': {
+        // The desk's decision on an ask-first tool, once made (approved / denied / timed-out); `pending` is live only.
+        if (event.state === 'pending') return;
+        const state = event.state === 'approved' || event.state === 'denied' || event.state === 'timed-out' ? event.state : 'denied';
+        const args = event.arguments !== null && typeof event.arguments === 'object' ? event.arguments : {};
+        const argsJson = json(args) ?? '{}';
+        this.#event(sid, at, 'approval', {
+          turnId: event.turnId,
+          approvalId: text(event.approvalId).slice(0, 100),
+          toolCallId: text(event.toolCallId).slice(0, 200),
+          tool: text(event.tool).slice(0, 200),
+          arguments: argsJson.length <= 10_000 ? args : { truncated: argsJson.slice(0, 10_000) },
+          state,
+          ...(event.to ? { to: text(event.to).slice(0, 40) } : {}),
+          ...(event.cancelled ? { cancelled: true } : {}),
+        });
+        return;
+      }
       case 'call.message': {
         const m = { name: text(event.name).slice(0, 200), callback: text(event.callback).slice(0, 40), message: text(event.message).slice(0, 10_000) };
         const id = Number(s.insertMessage.run(sid, m.name, m.callback, m.message, at).lastInsertRowid);
         this.#event(sid, at, 'message', { messageId: id, ...m });
         return;
       }
+      case 'call.persona':
+        s.setPersona.run(text(event.persona).slice(0, 200) || null, sid);
+        return;
     }
   }
 
@@ -309,6 +338,7 @@ function prepare(db: RecordsDb) {
     interrupted: db.prepare(`
       INSERT INTO turns (call_sid, turn_id, interrupted) VALUES (?, ?, 1)
       ON CONFLICT (call_sid, turn_id) DO UPDATE SET interrupted = 1`),
+    setPersona: db.prepare('UPDATE calls SET persona = ? WHERE sid = ?'),
     insertMessage: db.prepare('INSERT INTO messages (call_sid, name, callback, message, at) VALUES (?, ?, ?, ?, ?)'),
     insertEvent: db.prepare('INSERT INTO events (call_sid, at, type, data) VALUES (?, ?, ?, ?)'),
     touch: db.prepare('UPDATE calls SET last_event_at = max(last_event_at, ?) WHERE sid = ? AND ended_at IS NULL'),

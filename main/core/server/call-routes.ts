@@ -1,5 +1,5 @@
 /**
- * Every `/calls` route: list the live calls, dial out, hang up, interrupt the agent, whisper to it. They all read the one
+ * Every `/calls` route: list the live calls, dial out, hang up, interrupt the agent, whisper to it, approve or deny an ask-first tool. They all read the one
  * call registry (through the core's call controls). Shapes are documented in docs/api.md.
  */
 import type { LiveCall } from '../../shared/calls.ts';
@@ -8,11 +8,13 @@ import type { Route } from './router.ts';
 
 export interface CallRouteDeps {
   liveCalls(): LiveCall[];
-  dial(input: { to: string; from?: string }): Promise<{ callSid: string }>;
+  dial(input: DialInput): Promise<{ callSid: string }>;
   hangup(callSid: string): Promise<void>;
   interrupt(callSid: string): void;
   /** A private note for the agent's next reply (never spoken); the turn it is for. */
   whisper?(callSid: string, text: string): { turnId: number };
+  /** The desk's decision on an ask-first tool that waits (tools/approvals.ts). */
+  approve?(callSid: string, approvalId: string, approve: boolean): { state: string };
   /** Calls being served and how many may be (PARLEY_MAX_CALLS): a dial with every line busy is refused. */
   lines?(): { inUse: number; capacity: number };
 }
@@ -30,15 +32,33 @@ export function whisperText(body: unknown): string {
   return b.text.trim();
 }
 
-/** `{ to, from? }`, nothing else, strings only: a typo in a field name is an error, not a silent default. */
-function dialBody(body: unknown): { to: string; from?: string } {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ParleyError('BAD_REQUEST', 'send a JSON object: { "to": "+15551234567" } (optionally "from")');
+/** `{ decision: "approve" | "deny" }`: the desk's answer to an ask-first tool. */
+export function approvalDecision(body: unknown): boolean {
+  const usage = 'send a JSON object: { "decision": "approve" } or { "decision": "deny" }';
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ParleyError('BAD_REQUEST', usage);
   const b = body as Record<string, unknown>;
-  for (const key of Object.keys(b)) if (key !== 'to' && key !== 'from') throw new ParleyError('BAD_REQUEST', `unknown field "${key}": POST /calls takes "to" and optionally "from"`);
+  for (const key of Object.keys(b)) if (key !== 'decision') throw new ParleyError('BAD_REQUEST', `unknown field "${key}": POST /calls/:callSid/approvals/:approvalId takes "decision"`);
+  if (b.decision !== 'approve' && b.decision !== 'deny') throw new ParleyError('BAD_REQUEST', `"decision" must be "approve" or "deny" (got ${JSON.stringify(b.decision ?? null)}): ${usage}`);
+  return b.decision === 'approve';
+}
+
+/** What POST /calls places: to whom, optionally from which number and as which persona (by name). */
+export interface DialInput {
+  to: string;
+  from?: string;
+  persona?: string;
+}
+
+/** `{ to, from?, persona? }`, nothing else, strings only: a typo in a field name is an error, not a silent default. */
+function dialBody(body: unknown): DialInput {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ParleyError('BAD_REQUEST', 'send a JSON object: { "to": "+15551234567" } (optionally "from" and "persona")');
+  const b = body as Record<string, unknown>;
+  for (const key of Object.keys(b)) if (key !== 'to' && key !== 'from' && key !== 'persona') throw new ParleyError('BAD_REQUEST', `unknown field "${key}": POST /calls takes "to" and optionally "from" and "persona"`);
   if (b.to === undefined) throw new ParleyError('BAD_REQUEST', '"to" is required: the number to call in E.164 form, e.g. "+15551234567"');
   if (typeof b.to !== 'string') throw new ParleyError('BAD_REQUEST', '"to" must be a string like "+15551234567" (a JSON number loses the +)');
   if (b.from !== undefined && typeof b.from !== 'string') throw new ParleyError('BAD_REQUEST', '"from" must be a string like "+15551234567"');
-  return { to: b.to, ...(b.from !== undefined ? { from: b.from as string } : {}) };
+  if (b.persona !== undefined && (typeof b.persona !== 'string' || b.persona.length > 200)) throw new ParleyError('BAD_REQUEST', '"persona" must be the name of a persona (GET /settings/personas lists them), e.g. "Default"');
+  return { to: b.to, ...(b.from !== undefined ? { from: b.from as string } : {}), ...(b.persona !== undefined ? { persona: b.persona as string } : {}) };
 }
 
 export function callRoutes(deps: CallRouteDeps): Route[] {
@@ -91,6 +111,17 @@ export function callRoutes(deps: CallRouteDeps): Route[] {
         if (!deps.whisper) throw new ParleyError('INTERNAL', 'whispering is not wired into this server');
         const { turnId } = deps.whisper(params.callSid!, whisperText(body));
         return { ok: true, callSid: params.callSid, turnId };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/calls/:callSid/approvals/:approvalId',
+      access: 'control',
+      handler: ({ params, body }) => {
+        if (!deps.approve) throw new ParleyError('INTERNAL', 'approvals are not wired into this server');
+        const approve = approvalDecision(body);
+        const { state } = deps.approve(params.callSid!, params.approvalId!, approve);
+        return { ok: true, callSid: params.callSid, approvalId: params.approvalId, state };
       },
     },
   ];

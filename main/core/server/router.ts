@@ -93,6 +93,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   CALL_NOT_FOUND: 404,
+  APPROVAL_NOT_FOUND: 404,
+  // An approval already approved, denied or timed out: a second decision changes nothing.
+  APPROVAL_DECIDED: 409,
   PLUGIN_NOT_FOUND: 404,
   RATE_LIMITED: 429,
   // Every line is in use (PARLEY_MAX_CALLS): try again when a call ends.

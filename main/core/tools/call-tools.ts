@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import type { ToolCall, ToolCallContext, ToolSpec } from '../plugins/api.ts';
 import type { Lease } from '../plugins/registry.ts';
 import { ActionDispatcher, type ActionHost, type ToolAction } from './actions.ts';
+import { approvalTarget, asksFirst, declinedResult, type ApprovalDesk } from './approvals.ts';
 import { checkArguments } from './schema.ts';
 
 /** A tool still running after this long makes the agent say the filler. */
@@ -33,6 +34,26 @@ export interface CallToolsOptions {
   events: CoreEvents;
   log: Logger;
   dispatcher?: ActionDispatcher;
+  /** "Ask first" tools (approvals.ts): without it, no tool waits for the desk. */
+  approvals?: CallApprovals;
+}
+
+/** How this call's ask-first tools wait for the desk. */
+export interface CallApprovals {
+  desk: ApprovalDesk;
+  /** `--ask-first`: tool or tool-plugin names; `none` = never. */
+  askFirst: string;
+  timeoutMs: number;
+  /** Said once while waiting ('' = nothing). */
+  filler: string;
+  /** Shown at the desk for transfer_call (PARLEY_TRANSFER_NUMBER). */
+  transferNumber?: string;
+}
+
+/** What the tool loop hears of one tool call while it runs. */
+export interface ToolRunHooks {
+  /** The tool waits for the desk's approval (said once: the approval filler). */
+  onAsk?(): void;
 }
 
 /** What one tool call came to. */
@@ -73,9 +94,14 @@ export class CallTools {
     return this.#o.fillerMs ?? DEFAULT_FILLER_MS;
   }
 
-  /** The tools offered to this call's LLM (empty: the LLM is called exactly as without tools). */
+  /** Said once while an ask-first tool waits for the desk ('' = nothing). */
+  get approvalFiller(): string {
+    return this.#o.approvals?.filler ?? '';
+  }
+
+  /** The tools offered to this call's LLM (empty: the LLM is called exactly as without tools). `askFirst` is the host's business, not the LLM's. */
   async offered(): Promise<ToolSpec[]> {
-    return (await this.#tools()).map((t) => t.spec);
+    return (await this.#tools()).map(({ spec: { askFirst: _, ...spec } }) => spec);
   }
 
   #tools(): Promise<{ spec: ToolSpec; lease: Lease<'tool'> }[]> {
@@ -110,9 +136,9 @@ export class CallTools {
    * Run one tool call for turn `turnId`. `signal` is the reply's: a barge-in aborts the tool. Never throws.
    * A tool that finished before an abort counts as done (its actions were carried out).
    */
-  async run(call: ToolCall, turnId: number, signal: AbortSignal): Promise<ToolOutcome> {
+  async run(call: ToolCall, turnId: number, signal: AbortSignal, hooks: ToolRunHooks = {}): Promise<ToolOutcome> {
     const { events, call: ctx } = this.#o;
-    const started = performance.now();
+    let started = performance.now();
     const emit = (state: 'running' | 'done' | 'failed' | 'cancelled', extra: { result?: string; error?: string } = {}) =>
       events.emit({
         type: 'call.tool',
@@ -135,6 +161,16 @@ export class CallTools {
     if (!tool) return fail(`there is no tool named "${call.name}". Tools: ${(await this.offered()).map((t) => t.name).join(', ') || 'none'}.`);
     const problems = checkArguments(tool.spec.parameters, call.arguments);
     if (problems.length > 0) return fail(`invalid arguments for ${call.name}: ${problems.join('; ')}. Call it again with corrected arguments.`);
+    const approvals = this.#o.approvals;
+    if (approvals && asksFirst(approvals.askFirst, tool.spec, tool.lease.name)) {
+      // Checked arguments, before anything runs: the desk decides; no decision in time is a no.
+      hooks.onAsk?.();
+      const to = approvalTarget(call.name, call.arguments, ctx, approvals.transferNumber ?? '');
+      const outcome = await approvals.desk.ask({ callSid: ctx.callSid, turnId, toolCallId: call.id, tool: call.name, arguments: call.arguments, ...(to ? { to } : {}), timeoutMs: approvals.timeoutMs, signal });
+      this.#o.log.info(`ask-first tool ${outcome.cancelled ? 'cancelled' : outcome.state}`, { tool: call.name });
+      if (outcome.state !== 'approved' || signal.aborted) return { content: declinedResult(call.name, signal.aborted ? { state: 'denied', cancelled: true } : outcome), ok: false };
+      started = performance.now(); // the tool's own time, not the desk's
+    }
     emit('running');
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);

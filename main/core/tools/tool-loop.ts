@@ -6,7 +6,8 @@
  *
  * - A prepared reply (dialogue.ts `prepare`) runs behind a shut gate and may be discarded: no tool runs before
  *   `committed` says the turn is the caller's. A discarded reply never acts.
- * - A tool that runs longer than `fillerMs` makes the agent say `filler` ("One moment.") once per reply.
+ * - A tool that runs longer than `fillerMs` makes the agent say `filler` ("One moment.") once per reply; an
+ *   ask-first tool (approvals.ts) makes it say the approval filler at once, while the desk decides.
  * - A barge-in aborts `signal`: the tool in flight is cancelled and nothing after it runs; what already ran is
  *   kept in `added` (the history), so the LLM knows it was done.
  */
@@ -15,6 +16,8 @@ import type { ChatMessage, ChatOptions, LlmInstance, ToolCall, ToolSpec } from '
 import type { CallTools } from './call-tools.ts';
 
 export const DEFAULT_MAX_TOOL_STEPS = 4;
+/** How often an empty delta goes out while an ask-first tool waits (well under any sensible --plugin-timeout-ms). */
+const KEEPALIVE_MS = 1_000;
 
 export interface ToolLoopOptions {
   llm: LlmInstance;
@@ -75,22 +78,59 @@ export class ToolLoop implements AsyncIterable<string> {
       if (!(await o.committed) || signal.aborted) return;
       this.usedTools = true;
       this.added.push({ role: 'assistant', content: '', toolCalls: calls });
+      // Every tool call gets a result in the history, even when a barge-in ends the reply mid-step: the dialogue
+      // takes `added` as soon as the reply stops, which can be before the tool in flight has settled.
+      const unanswered = [...calls];
+      const answerAll = () => {
+        for (const [i, c] of unanswered.entries()) {
+          const content = i === 0 ? 'Error: the caller interrupted before it finished; it may not have been done' : 'Error: not run: the caller interrupted before it started';
+          this.added.push({ role: 'tool', toolCallId: c.id, name: c.name, content });
+        }
+        unanswered.length = 0;
+      };
+      signal.addEventListener('abort', answerAll, { once: true });
       for (const call of calls) {
-        const running = o.tools.run(call, o.turnId(), signal);
+        let asked!: () => void;
+        let waitingForDesk = false;
+        const asking = new Promise<'ask'>((r) => (asked = () => r('ask')));
+        const running = o.tools.run(call, o.turnId(), signal, {
+          onAsk: () => {
+            waitingForDesk = true;
+            asked();
+          },
+        });
         const filler = o.tools.filler.trim();
-        if (!saidFiller && filler) {
+        const askFiller = o.tools.approvalFiller.trim();
+        if (!saidFiller && (filler || askFiller)) {
+          // An ask-first tool says its phrase at once (the desk takes seconds); any other says the filler when slow.
           let timer: NodeJS.Timeout | undefined;
-          const slow = await Promise.race([running.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), o.tools.fillerMs)))]);
+          const slow = new Promise<'slow'>((r) => {
+            if (filler) timer = setTimeout(() => r('slow'), o.tools.fillerMs);
+          });
+          const first = await Promise.race([running.then(() => 'done' as const), asking, slow]);
           clearTimeout(timer);
-          if (slow && !signal.aborted) {
+          const say = first === 'ask' ? askFiller || filler : first === 'slow' ? filler : '';
+          if (say && !signal.aborted) {
             saidFiller = true;
-            yield `${filler} `;
+            yield `${say} `;
           }
         }
+        // While the desk decides (up to --approval-timeout-ms), an empty delta now and then tells Speech the reply
+        // is alive: its per-delta plugin timeout is for a stuck LLM, and the wait has its own deadline.
+        for (;;) {
+          let timer: NodeJS.Timeout | undefined;
+          const done = await Promise.race([running.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), KEEPALIVE_MS)))]);
+          clearTimeout(timer);
+          if (done || signal.aborted) break;
+          if (waitingForDesk) yield '';
+        }
         const outcome = await running;
+        if (unanswered[0] !== call) return; // interrupted: answerAll gave it (and the rest) a result
+        unanswered.shift();
         this.added.push({ role: 'tool', toolCallId: call.id, name: call.name, content: outcome.content });
         if (signal.aborted) return;
       }
+      signal.removeEventListener('abort', answerAll);
     }
   }
 }

@@ -22,6 +22,36 @@ function argsText(args: Record<string, unknown>): string {
 /** A tool call and its result, or a message taken: what the agent did between the caller's words and its reply. */
 export function ActionRow(props: { action: ActionView }) {
   const a = props.action;
+  if (a.kind === 'note') {
+    return (
+      <div class="line action whisper-note" data-action="note" title="A private note for the agent: the caller never hears it">
+        <span class="who">Note</span>
+        <p>
+          <span class="cut-label">whisper</span> {a.text}
+        </p>
+      </div>
+    );
+  }
+  if (a.kind === 'takeover') {
+    return (
+      <div class="line action takeover" data-action="takeover">
+        <span class="who">Desk</span>
+        <p>{a.active ? 'You took the call over: the agent is silent.' : 'You handed the call back to the agent.'}</p>
+      </div>
+    );
+  }
+  if (a.kind === 'approval') {
+    const said = a.state === 'approved' ? 'Approved' : a.cancelled ? 'Cancelled' : a.state === 'timed-out' ? 'Not answered (denied)' : 'Denied';
+    return (
+      <div class={`line action approval s-${a.state}`} data-action="approval" data-tool={a.name}>
+        <span class="who">Desk</span>
+        <p>
+          {said}: <code>{a.name}</code>
+          {a.cancelled ? <span class="muted small"> (the caller interrupted or the call ended first)</span> : null}
+        </p>
+      </div>
+    );
+  }
   if (a.kind === 'message') {
     return (
       <div class="line action message-taken" data-action="message">
@@ -44,6 +74,11 @@ export function ActionRow(props: { action: ActionView }) {
       </p>
     </div>
   );
+}
+
+/** Notes and take-overs happen before the turn's words (a whisper is for the reply to come); tools after the caller's. */
+function startsTurn(a: ActionView): boolean {
+  return a.kind === 'note' || a.kind === 'takeover';
 }
 
 export function AgentText(props: { line: AgentLine }) {
@@ -80,16 +115,17 @@ export function Transcript(props: { turns: TurnView[]; live?: boolean; emptyText
     <ol class="transcript" aria-live={props.live ? 'polite' : undefined} aria-label="Transcript">
       {turns.map((t) => (
         <li key={t.turnId} class="turn" data-turn={t.turnId}>
+          {t.actions?.filter(startsTurn).map((a) => <ActionRow key={`${a.kind}:${a.id}`} action={a} />)}
           {t.caller ? (
             <div class={`line caller${t.caller.final ? '' : ' partial'}`}>
               <span class="who">Caller</span>
               <p>{t.caller.text || '…'}</p>
             </div>
           ) : null}
-          {t.actions?.map((a) => <ActionRow key={`${a.kind}:${a.id}`} action={a} />)}
+          {t.actions?.filter((a) => !startsTurn(a)).map((a) => <ActionRow key={`${a.kind}:${a.id}`} action={a} />)}
           {t.agent ? (
-            <div class={`line agent${t.agent.interrupted ? ' was-interrupted' : ''}`}>
-              <span class="who">Agent</span>
+            <div class={`line agent${t.agent.interrupted ? ' was-interrupted' : ''}${t.agent.by === 'desk' ? ' desk' : ''}`}>
+              <span class="who">{t.agent.by === 'desk' ? 'You' : 'Agent'}</span>
               <p>
                 <AgentText line={t.agent} />
               </p>

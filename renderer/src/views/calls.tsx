@@ -1,10 +1,12 @@
 /** Calls: every live call (and this session's ended ones), the selected call's live transcript and latency,
- * and the two controls a person needs mid-call: cut the agent off, or hang up. */
+ * and what a person needs mid-call: cut the agent off, hang up, listen, whisper, take over and hand back. */
 import { calls, toast } from '../app-state.ts';
 import { call, messageOf } from '../bridge.ts';
+import { Approvals } from '../components/approvals.tsx';
 import { LatencyChart } from '../components/latency-chart.tsx';
 import { Transcript } from '../components/transcript.tsx';
 import { TestCallButton } from '../components/test-call.tsx';
+import { DeskControls } from '../components/desk-controls.tsx';
 import { ActionButton, Direction, Empty, StateBadge } from '../components/ui.tsx';
 import { duration, phone, time } from '../format.ts';
 import { useNow, useStore, type CallView } from '../store.ts';
@@ -71,6 +73,7 @@ function CallDetail(props: { c: CallView; now: number }) {
         <div>
           <h2>
             <Direction direction={c.direction} /> {phone(c.direction === 'outbound' ? c.to : c.from)} <StateBadge state={c.state} ended={isEnded} status={c.status} />
+            {c.takenOver && !isEnded ? <span class="badge taken-over">Taken over</span> : null}
           </h2>
           <p class="muted small">
             {c.direction === 'outbound' ? 'Outgoing' : 'Incoming'} · started {time(c.startedAt)} · {duration((c.endedAt ?? props.now) - c.startedAt)}
@@ -110,6 +113,8 @@ function CallDetail(props: { c: CallView; now: number }) {
           ))}
         </ul>
       ) : null}
+      <Approvals c={c} />
+      {isEnded ? null : <DeskControls c={c} />}
       <Transcript turns={c.turns} live={!isEnded} emptyText={isEnded ? 'Nothing was said.' : 'Waiting for the first words…'} />
       <LatencyChart rows={c.turns.filter((t) => t.metrics).map((t) => ({ turnId: t.turnId, metrics: t.metrics! }))} />
     </article>

@@ -1,5 +1,5 @@
-/** Dial: a number field (E.164, checked as you type it in) and a pad; the core's answer (rate limit, not
- * configured, Twilio's refusal) is shown as it says it. */
+/** Dial: a number field (E.164, checked as you type it in), a pad and the persona who speaks; the core's answer
+ * (rate limit, not configured, Twilio's refusal) is shown as it says it. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { numberProblem, normalizeNumber } from '../../../main/shared/contract.ts';
 import { toast, versions } from '../app-state.ts';
@@ -15,11 +15,22 @@ export function DialView(props: { onDialled: (sid: string) => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [callerId, setCallerId] = useState<string>('');
+  const [personas, setPersonas] = useState<string[]>([]);
+  const [persona, setPersona] = useState('');
   const input = useRef<HTMLInputElement>(null);
   const v = useStore(versions).config;
 
   useEffect(() => {
     call('settings.get').then((s) => setCallerId(String(s.values.twilioPhoneNumber ?? '')), () => {});
+    call('personas.list').then(
+      (r) => {
+        const names = r.personas.map((p) => p.name);
+        setPersonas(names);
+        // Keep the choice while it still exists; else the default (first) persona.
+        setPersona((chosen) => (names.includes(chosen) ? chosen : (names[0] ?? '')));
+      },
+      () => {},
+    );
   }, [v]);
 
   const problem = touched ? numberProblem(number) : null;
@@ -41,8 +52,8 @@ export function DialView(props: { onDialled: (sid: string) => void }) {
     setBusy(true);
     try {
       const to = normalizeNumber(number);
-      const { callSid } = await call('calls.dial', { to });
-      toast(`Calling ${to}…`);
+      const { callSid } = await call('calls.dial', persona ? { to, persona } : { to });
+      toast(`Calling ${to}${persona && personas.length > 1 ? ` as ${persona}` : ''}…`);
       props.onDialled(callSid);
     } catch (err) {
       const retry = err instanceof IpcFailure && typeof err.details?.retryAfterSec === 'number' ? ` Try again in ${err.details.retryAfterSec} s.` : '';
@@ -92,6 +103,19 @@ export function DialView(props: { onDialled: (sid: string) => void }) {
             </button>
           ))}
         </div>
+        {personas.length > 0 ? (
+          <Field label="Persona" hint="Who speaks on the call: its greeting, prompt, voice and tools (Personas view).">
+            {({ id, describedBy }) => (
+              <select id={id} name="persona" value={persona} aria-describedby={describedBy} onChange={(e) => setPersona((e.target as HTMLSelectElement).value)}>
+                {personas.map((name, i) => (
+                  <option key={name} value={name}>
+                    {i === 0 ? `${name} (default)` : name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        ) : null}
         <button type="submit" class="btn primary call-btn" disabled={busy} aria-busy={busy}>
           {busy ? 'Calling…' : 'Call'}
         </button>

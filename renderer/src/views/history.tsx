@@ -140,6 +140,11 @@ export function HistoryView(props: { selected: string | null; onSelect: (sid: st
                     </td>
                     <td>
                       <Direction direction={c.direction} /> {phone(c.direction === 'outbound' ? c.to : c.from)}
+                      {c.persona ? (
+                        <span class="tag persona-tag" title="The persona that took the call">
+                          {c.persona}
+                        </span>
+                      ) : null}
                     </td>
                     <td>{c.durationMs !== null ? duration(c.durationMs) : '—'}</td>
                     <td>
@@ -226,6 +231,12 @@ function RecordDetail(props: { sid: string; onDeleted: () => void }) {
             {detail.endReason === 'record-incomplete' ? 'ended (record incomplete)' : `${detail.status}${detail.endReason ? ` (${detail.endReason})` : ''}`}
             {detail.plugins ? ` · ${detail.plugins.stt} / ${detail.plugins.llm} / ${detail.plugins.tts}` : ''}
             {detail.answeredBy ? ` · answered by ${ANSWERED_BY[detail.answeredBy]}` : ''}
+            {detail.persona ? (
+              <>
+                {' · persona '}
+                <span class="record-persona">{detail.persona}</span>
+              </>
+            ) : null}
           </p>
         </div>
         <div class="call-actions">

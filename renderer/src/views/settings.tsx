@@ -138,6 +138,10 @@ export function SettingsView() {
         </fieldset>
         <fieldset>
           <legend>The agent</legend>
+          <p class="muted small persona-note">
+            Calls get their persona's greeting, system prompt, voice and tools (the Personas view). Until personas are saved there, the one
+            "Default" persona is these settings.
+          </p>
           {text('greeting', 'Greeting', 'Said when a call connects. Empty: the agent waits for the caller.')}
           <Field label="System prompt" hint={envHint('systemPrompt', 'How the agent behaves. Keep answers short: this is a phone call.')} error={fields.systemPrompt}>
             {({ id, describedBy, invalid }) => (

@@ -36,7 +36,7 @@ describe('records schema migrations', () => {
       expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
       expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
       expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-      expect(columns(db, 'calls')).toEqual(expect.arrayContaining(['sid', 'status', 'recording_path', 'owner_pid', 'models']));
+      expect(columns(db, 'calls')).toEqual(expect.arrayContaining(['sid', 'status', 'recording_path', 'owner_pid', 'models', 'persona']));
       expect(columns(db, 'turns')).toEqual(expect.arrayContaining(['agent_full_text', 'voice_to_voice_ms']));
     } finally {
       db.close();
@@ -63,6 +63,8 @@ describe('records schema migrations', () => {
         { turnId: 1, callerText: 'hello', agentText: 'hi there', agentFullText: 'hi there, how can I help?', interrupted: true, callerAt: null, agentAt: null, latencies: null },
       ]);
       expect(old.events).toMatchObject([{ type: 'dtmf', data: { digit: '7' }, at: 30000 }]);
+      // v4: the persona column; a call from before personas has none.
+      expect(old.persona).toBeNull();
       // v1 had no owner column: its open call belongs to nobody alive, so it is ended at its last event.
       expect(store.recovery.crashed).toEqual(['CAopen']);
       expect(store.get('CAopen')).toMatchObject({ status: 'failed', endReason: 'crashed', endedAt: 5000, durationMs: 3000 });
