@@ -62,7 +62,7 @@ export class DeskSocketServer {
       // Checked here: the token comes in the URL and the Origin must be the GUI's (as for /test-call).
       access: 'public',
       handle: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => {
-        const problem = testCallProblem(req, url, this.#o.token())?.replace(/^test calls?/, 'the desk');
+        const problem = testCallProblem(req, url, this.#o.token(), { one: 'desk connection', many: 'desk connections' });
         if (problem) return this.#refuse(socket, 403, problem);
         const callSid = url.searchParams.get('callSid') ?? '';
         let session: LiveSession;

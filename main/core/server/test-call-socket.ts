@@ -29,13 +29,16 @@ export const TEST_CALL_PATH = '/test-call';
 export const DESKTOP_APP_ORIGIN = 'parley://app';
 export { TEST_CALL_FROM, TEST_CALL_SID, isTestCallSid } from '../../shared/calls.ts';
 
-/** Why this upgrade may not open a test call, or null. */
-export function testCallProblem(req: IncomingMessage, url: URL, token: string): string | null {
-  if (!isLoopbackPeer(req)) return 'test calls are only for this computer';
-  if (!isLoopbackHost(req.headers.host)) return `test calls answer only to 127.0.0.1 or localhost, not ${hostName(req.headers.host) || 'no Host header'}`;
+/**
+ * Why this upgrade may not open a test call (or, with `what` = { one: 'desk connection', many: 'desk connections' },
+ * another local-GUI-only socket such as /desk), or null.
+ */
+export function testCallProblem(req: IncomingMessage, url: URL, token: string, what = { one: 'test call', many: 'test calls' }): string | null {
+  if (!isLoopbackPeer(req)) return `${what.many} are only for this computer`;
+  if (!isLoopbackHost(req.headers.host)) return `${what.many} answer only to 127.0.0.1 or localhost, not ${hostName(req.headers.host) || 'no Host header'}`;
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== DESKTOP_APP_ORIGIN) return `test call from a page of another origin (${String(origin).slice(0, 100)}) refused`;
-  if (!token) return 'test calls are locked until Parley has started and set up its control token';
+  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== DESKTOP_APP_ORIGIN) return `${what.one} from a page of another origin (${String(origin).slice(0, 100)}) refused`;
+  if (!token) return `${what.many} are locked until Parley has started and set up its control token`;
   const given = url.searchParams.get('token');
   if (!given || !tokensEqual(given, token)) return 'wrong or missing token: open the GUI from the link Parley printed (a test call passes its token on)';
   return null;
