@@ -226,7 +226,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'askFirst', env: 'PARLEY_ASK_FIRST', flag: 'ask-first', type: 'string', help: 'Tools that wait for Approve / Deny in the GUI (or POST /calls/:callSid/approvals/:id) before they run: tool or tool-plugin names, comma-separated (none = never ask). The default also asks for any tool whose plugin marks it askFirst' },
   { key: 'approvalTimeoutMs', env: 'PARLEY_APPROVAL_TIMEOUT_MS', flag: 'approval-timeout-ms', type: 'int', min: 1_000, max: 600_000, help: 'How long an ask-first tool waits for Approve / Deny; then it counts as denied and does not run, ms' },
   { key: 'approvalFiller', env: 'PARLEY_APPROVAL_FILLER', flag: 'approval-filler', type: 'string', help: 'Said once while an ask-first tool waits for the desk (empty = stay silent)' },
-  { key: 'maxHistory', env: 'PARLEY_MAX_HISTORY', flag: 'max-history', type: 'int', min: 1, max: 1_000, help: 'Messages of history sent to the LLM' },
+  { key: 'maxHistory', env: 'PARLEY_MAX_HISTORY', flag: 'max-history', type: 'int', min: 1, max: 1_000, help: 'Messages of history sent to the LLM, at most (when full, the oldest half is dropped at once, so the LLM keeps its cache of the call)' },
   { key: 'twilioAccountSid', env: 'TWILIO_ACCOUNT_SID', type: 'string', help: 'Twilio Account SID (AC…)' },
   { key: 'twilioAuthToken', env: 'TWILIO_AUTH_TOKEN', type: 'string', secret: true, help: 'Twilio Auth Token (also used to validate webhook signatures)' },
   { key: 'twilioPhoneNumber', env: 'TWILIO_PHONE_NUMBER', type: 'string', help: 'Your Twilio number in E.164 (+15551234567): caller ID for outbound calls' },

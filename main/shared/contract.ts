@@ -25,6 +25,7 @@ export type { Persona, PersonaList, PersonaVoice } from './personas.ts';
 export type { CallDetail, CallPage, CallQuery, MessageList, MessageRecord, ComponentStatus, CoreEvent, DoctorCheck, DoctorReport, LiveCall, ModelInfo, PluginInfo, PluginKind, PluginProblem };
 export { GUI_SETTINGS, SECRET_SETTINGS, type GuiSettingKey, type SecretKey, type SecretStatus, type SettingsPatch, type SettingsView } from './settings-view.ts';
 export { E164, normalizeNumber, numberProblem } from './phone-number.ts';
+export { decodeFloat, decodeSample, encodeFloat, encodeSample } from './mulaw.ts';
 
 /** The events the GUI gets: every core event (call audio never rides the event bus; it has a per-call tap). */
 export type GuiEvent = CoreEvent;

@@ -24,6 +24,8 @@ const OWNER = '+15557770999';
 const SALES_DESK = '+15557770333';
 const ELSEWHERE_NUMBER = '+15557770400';
 const MESSAGE = 'Please call back about the X-files, before Friday.';
+// A caller's turn: inbox-llm answers the same whatever was said, so a short word will do.
+const TURN = AUDIO('yes.wav');
 const wsHeaders = { 'x-twilio-signature': getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC.replace('https', 'wss')}/media`, {}) };
 
 // Two greetings of the same length: the voice test compares how long each takes to say.
@@ -135,11 +137,11 @@ describe('personas on calls', () => {
     expect(salesGreeting / deskGreeting).toBeLessThan(2.3);
 
     // Tools: Sales offers save_note (inbox-llm then takes a message); Front desk offers none.
-    await sales.caller.sayWav(AUDIO('hello.wav'));
+    await sales.caller.sayWav(TURN);
     await sales.caller.silence(300);
     await until(() => agentLines(t, sales.callSid).includes('I have taken your message. Goodbye for now.'), 'the message to be taken', 20_000);
     expect(t.events.filter((e) => e.type === 'call.message' && e.callSid === sales.callSid)).toHaveLength(1);
-    await desk.caller.sayWav(AUDIO('hello.wav'));
+    await desk.caller.sayWav(TURN);
     await desk.caller.silence(300);
     await until(() => agentLines(t, desk.callSid).length === 2, 'the Front desk reply', 20_000);
     expect(agentLines(t, desk.callSid)[1]).toBe('Hello, how can I help?');
@@ -181,7 +183,7 @@ describe('personas on calls', () => {
     const before = fake.messages.length;
     const { callSid, caller } = await inbound(SALES_NUMBER);
     await until(() => agentLines(t, callSid).length === 1, 'the greeting');
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(TURN);
     await caller.silence(300);
     await until(() => agentLines(t, callSid).includes('I have taken your message. Goodbye for now.'), 'the reply after the message', 20_000);
     await until(() => t.events.some((e) => e.type === 'call.sms' && e.callSid === callSid), 'the failed text');

@@ -23,15 +23,21 @@ export const hello8k = () => wav8k('hello.wav');
 /** A short turn (0.7 s): what the turn-taking tests need, at a fraction of the time. */
 export const short8k = () => wav8k('yes.wav');
 
-/** `start(overrides)`: a core with a greeting and the Silero VAD, stopped after each test of the calling file. */
-export function coresPerTest(): (overrides: Partial<Config>) => Promise<TestCore> {
+/**
+ * `start(overrides)`: a core with a greeting and the Silero VAD, stopped after each test of the calling file.
+ * `pluginDefaults` are plugin settings for every core of the file, under each test's own (per plugin, per key):
+ * e.g. a faster test voice where how long the agent talks is not what the file tests.
+ */
+export function coresPerTest(pluginDefaults: Config['pluginSettings'] = {}): (overrides: Partial<Config>) => Promise<TestCore> {
   let t: TestCore | null = null;
   afterEach(async () => {
     await t?.stop();
     t = null;
   });
   return async (overrides) => {
-    t = await startTestCore({ greeting: 'Hi.', vad: 'silero', ...overrides });
+    const pluginSettings: Config['pluginSettings'] = { ...pluginDefaults };
+    for (const [name, s] of Object.entries(overrides.pluginSettings ?? {})) pluginSettings[name] = { ...pluginDefaults[name], ...s };
+    t = await startTestCore({ greeting: 'Hi.', vad: 'silero', ...overrides, pluginSettings });
     return t;
   };
 }

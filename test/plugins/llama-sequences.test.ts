@@ -204,6 +204,22 @@ describe('llama-llm: one sequence per live call', { timeout: 240_000 }, () => {
     expect(p!.evaluatedPromptTokens).toBeLessThan(c!.evaluatedPromptTokens / 2);
   });
 
+  it('prepare after a reply (what the engine does while the caller speaks) leaves the next turn only the caller’s words, and answers the same', async () => {
+    const { llm, ctx } = await create({ maxCalls: 2 });
+    const expected = await answersAlone(A_WORDS);
+    const history: ChatMessage[] = [SYSTEM, GREETING, { role: 'user', content: A_WORDS[0]! }];
+    history.push({ role: 'assistant', content: await say(llm, history, 'ahead') });
+    await llm.prepare!(history, { signal: AbortSignal.timeout(60_000), callSid: 'ahead' });
+    const prepared = ctx.logs.filter((l) => l.msg === 'llama prepare').at(-1)!.fields as { evaluated: number; tokens: number };
+    // The reply's end and the template before the caller's next line: what turn 2 would otherwise evaluate first.
+    expect(prepared.evaluated).toBeGreaterThan(0);
+    history.push({ role: 'user', content: A_WORDS[1]! });
+    expect(await say(llm, history, 'ahead')).toBe(expected[1]);
+    const second = turns(ctx, 'ahead')[1]!;
+    expect(second.cachedTokens).toBe(prepared.tokens);
+    expect(second.evaluatedPromptTokens).toBeLessThanOrEqual(second.promptTokens - prepared.tokens + 1);
+  });
+
   it('endCall frees the sequence for the next call; a call beyond maxCalls takes an idle one and still answers right', async () => {
     const { llm, ctx } = await create({ maxCalls: 1 });
     const expected = await answersAlone(A_WORDS);

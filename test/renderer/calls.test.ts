@@ -55,7 +55,7 @@ describe('Calls, History and Dial views', () => {
   it('fills in the transcript and the latency of each turn as the caller speaks', async () => {
     const { page } = rig;
     const detail = page.locator(`.call-detail[data-sid="${caller.callSid}"]`);
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(300);
     // test-stt reports how much audio it got; test-llm echoes it back.
     const callerLine = detail.locator('.line.caller', { hasText: 'caller spoke for' });

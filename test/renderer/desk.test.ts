@@ -85,7 +85,7 @@ describe('Listen, Whisper, Take over and Hand back in the Calls view', () => {
     await detail.getByRole('button', { name: 'Whisper', exact: true }).click();
     await detail.locator('.line.action.whisper-note', { hasText: 'offer Tuesday instead' }).waitFor({ timeout: 10_000 });
     const reply = caller.waitFor('agent-start', 20_000);
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(300);
     await reply;
     await caller.waitForAgentSilence(300, 20_000);

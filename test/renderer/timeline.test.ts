@@ -23,7 +23,7 @@ describe('History timeline', () => {
   it('renders a recorded call with its waveforms, turns and turn-end marks', async () => {
     const { page } = rig;
     caller = await TwilioCaller.connect({ url: rig.wsUrl, from: '+15550002222', to: '+15559998888' });
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(300);
     await until(() => rig.events.some((e) => e.type === 'turn.metrics' && e.callSid === caller.callSid), 'the first turn to be answered', 20_000);
     await caller.silence(1500);

@@ -7,30 +7,25 @@
  * Twilio is set up. It takes no plugin lease. `call.ended` says `not-ready`, and a `call.error` (code NOT_READY)
  * names the plugin, its error and the fix, for the GUI and the records; the setup doctor says the same.
  *
- * Like the busy notice it stands in the call registry (marked `busy`: not a call in use, not a live call).
+ * It is a ClipNotice (clip-notice.ts), like the busy notice.
  */
 import { resolve } from 'node:path';
 import { APP_ROOT } from '../config-schema.ts';
-import { errorMessage, isParleyError } from '../errors.ts';
-import type { AgentState, CallDirection, CallPlugins, CoreEvents } from '../event-bus.ts';
-import type { Logger } from '../log.ts';
 import type { PluginKind } from '../plugins/api.ts';
 import type { PluginInfo } from '../../shared/plugins.ts';
-import { MediaStreamWriter, type OutboundFrame } from '../twilio/media-stream.ts';
-import { loadBusyNotice } from './busy-notice.ts';
-import type { LiveSession, StreamSocket } from './call-registry.ts';
+import type { OutboundFrame } from '../twilio/media-stream.ts';
+import { loadClip, type NoticeKind } from './clip-notice.ts';
 
 export const NOT_READY_WAV = resolve(APP_ROOT, 'main', 'core', 'assets', 'not-ready.wav');
 export const NOT_READY_MARK = 'not-ready-end';
 /** `call.ended` reason (the call records keep it as `end_reason`). */
 export const NOT_READY_REASON = 'not-ready';
 
-const FRAME_MS = 20;
 const NEEDED: readonly ('stt' | 'llm' | 'tts')[] = ['stt', 'llm', 'tts'];
 
 /** The clip as outbound 20 ms μ-law frames. */
 export function loadNotReadyNotice(path = NOT_READY_WAV): OutboundFrame[] {
-  return loadBusyNotice(path);
+  return loadClip(path);
 }
 
 /** Why calls can't be answered now: the first needed plugin that cannot start, with its error and the fix. */
@@ -81,99 +76,15 @@ export function describeNotReady(r: NotReady): string {
   return `The assistant isn't ready: the ${r.kind} plugin${r.plugin ? ` "${r.plugin}"` : ''} cannot start (${r.error}). Fix: ${r.fix}.`;
 }
 
-export interface NotReadyOptions {
-  callSid: string;
-  streamSid: string;
-  direction: CallDirection;
-  from: string | null;
-  to: string | null;
-  socket: StreamSocket;
-  events: CoreEvents;
-  log: Logger;
-  why: NotReady;
-  hangup(): Promise<void>;
-  onEnded(): void;
-  markGraceMs?: number;
-  frames?(): OutboundFrame[];
-}
-
-export class NotReadyNotice implements LiveSession {
-  readonly busy = true;
-  readonly callSid: string;
-  readonly streamSid: string;
-  readonly direction: CallDirection;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly startedAt = Date.now();
-  readonly state: AgentState = 'speaking';
-  readonly plugins: CallPlugins = { stt: '', llm: '', tts: '' };
-  readonly #o: NotReadyOptions;
-  #timer: NodeJS.Timeout | null = null;
-  #ended = false;
-
-  constructor(options: NotReadyOptions) {
-    this.#o = options;
-    this.callSid = options.callSid;
-    this.streamSid = options.streamSid;
-    this.direction = options.direction;
-    this.from = options.from;
-    this.to = options.to;
-  }
-
-  start(): void {
-    const o = this.#o;
-    o.log.warn(`call not answered by the agent: ${describeNotReady(o.why)} Playing the not-ready notice, then hanging up.`);
-    let frames: OutboundFrame[] = [];
-    try {
-      frames = (o.frames ?? loadNotReadyNotice)();
-    } catch (err) {
-      o.log.error('not-ready notice missing; hanging up without it', { path: NOT_READY_WAV, error: errorMessage(err) });
-      this.#hangUp(NOT_READY_REASON);
-      return;
-    }
-    const writer = new MediaStreamWriter(this.streamSid, o.socket.send);
-    for (const f of frames) writer.media(f);
-    writer.mark(NOT_READY_MARK);
-    this.#timer = setTimeout(() => this.#hangUp(NOT_READY_REASON), frames.length * FRAME_MS + (o.markGraceMs ?? 3_000));
-    this.#timer.unref?.();
-  }
-
-  onMedia(): void {}
-  onDtmf(): void {}
-  onMark(name: string): void {
-    if (name === NOT_READY_MARK) this.#hangUp(NOT_READY_REASON);
-  }
-  interrupt(): void {}
-
-  end(reason: string): void {
-    this.#finish(reason === NOT_READY_REASON ? reason : `${NOT_READY_REASON}: ${reason}`);
-  }
-
-  #hangUp(reason: string): void {
-    if (this.#ended) return;
-    this.#finish(reason);
-    this.#o.socket.close('the assistant is not ready');
-    this.#o.hangup().catch((err) => {
-      if (isParleyError(err, 'NOT_CONFIGURED') || isParleyError(err, 'CALL_NOT_FOUND')) this.#o.log.debug('not-ready call not completed through the REST API', { error: errorMessage(err) });
-      else this.#o.log.warn('could not complete the not-ready call through the REST API (closing its stream ends it anyway)', { error: errorMessage(err) });
-    });
-  }
-
-  #finish(reason: string): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    const endedAt = Date.now();
-    const o = this.#o;
-    o.events.emit({ type: 'call.ended', callSid: this.callSid, reason, endedAt, durationMs: endedAt - this.startedAt });
-    o.events.emit({
-      type: 'call.error',
-      callSid: this.callSid,
-      code: 'NOT_READY',
-      message: `A call from ${o.from ?? 'an unknown number'} heard the "not ready" notice and was hung up. ${describeNotReady(o.why)}`,
-      at: endedAt,
-    });
-    o.onEnded();
-  }
+/** The not-ready notice for a call from `from`, saying why (the GUI, the records and the doctor say the same). */
+export function notReadyNotice(why: NotReady, from: string | null): NoticeKind {
+  return {
+    reason: NOT_READY_REASON,
+    mark: NOT_READY_MARK,
+    clip: NOT_READY_WAV,
+    label: 'not-ready',
+    closeText: 'the assistant is not ready',
+    startLine: `call not answered by the agent: ${describeNotReady(why)} Playing the not-ready notice, then hanging up.`,
+    error: () => ({ code: 'NOT_READY', message: `A call from ${from ?? 'an unknown number'} heard the "not ready" notice and was hung up. ${describeNotReady(why)}` }),
+  };
 }

@@ -17,8 +17,9 @@ import type { ChatMessage, PluginKind } from '../plugins/api.ts';
 import type { Lease, PluginRegistry } from '../plugins/registry.ts';
 import type { StartMessage } from '../twilio/media-stream.ts';
 import { callDirection } from '../twilio/twiml.ts';
-import { BusyNotice } from './busy-notice.ts';
-import { NotReadyNotice, notReadyReason, type NotReady } from './not-ready.ts';
+import { busyNotice } from './busy-notice.ts';
+import { ClipNotice, type NoticeKind } from './clip-notice.ts';
+import { notReadyNotice, notReadyReason } from './not-ready.ts';
 import { openCallTools } from '../tools/open-tools.ts';
 import { CallPersonas } from '../personas-for-calls.ts';
 import type { Persona } from '../personas.ts';
@@ -49,7 +50,7 @@ export interface OpenCallDeps {
   personas?: CallPersonas;
 }
 
-export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | BusyNotice | NotReadyNotice {
+export function openCall(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket): CallSession | ClipNotice {
   const s = start.start;
   const vad = deps.vad();
   if (!vad) throw new ParleyError('INTERNAL', 'the core is not started');
@@ -63,10 +64,10 @@ export function openCall(deps: OpenCallDeps, start: StartMessage, socket: Stream
   }
   // Checked and registered in one synchronous step, so two starts at once can't both take the last line.
   const capacity = callCapacity(deps.config.maxCalls);
-  if (deps.calls.inUse >= capacity) return openBusyNotice(deps, start, socket, capacity);
+  if (deps.calls.inUse >= capacity) return openNotice(deps, start, socket, (from) => busyNotice(capacity, from));
   // A plugin the call needs cannot start (not installed, failed to load, model missing): a spoken notice, not dead air.
   const notReady = notReadyReason(deps.plugins);
-  if (notReady) return openNotReadyNotice(deps, start, socket, notReady);
+  if (notReady) return openNotice(deps, start, socket, (from) => notReadyNotice(notReady, from));
   const { plugins } = deps;
   const taken: Lease<PluginKind>[] = [];
   const take = <K extends PluginKind>(kind: K): Lease<K> => {
@@ -176,11 +177,11 @@ function takeStt(deps: OpenCallDeps, persona: Persona, callSid: string, taken: L
   return lease;
 }
 
-/** All lines busy: the call hears the notice and is hung up, with no plugin taken and no model run. */
-function openBusyNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket, capacity: number): BusyNotice {
+/** The call is not the agent's (all lines busy, or a needed plugin cannot start): it hears a notice and is hung up. */
+function openNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket, kind: (from: string | null) => NoticeKind): ClipNotice {
   const s = start.start;
   const p = s.customParameters;
-  const notice: BusyNotice = new BusyNotice({
+  const notice: ClipNotice = new ClipNotice({
     callSid: s.callSid,
     streamSid: s.streamSid,
     direction: callDirection(p.direction),
@@ -189,29 +190,7 @@ function openBusyNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamS
     socket,
     events: deps.events,
     log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
-    capacity,
-    hangup: () => deps.calls.completeAtTwilio(s.callSid),
-    onEnded: () => deps.calls.streamEnded(notice),
-  });
-  deps.calls.streamStarted(notice, socket);
-  notice.start();
-  return notice;
-}
-
-/** A needed plugin cannot start: the call hears the bundled "not ready" notice and is hung up. */
-function openNotReadyNotice(deps: OpenCallDeps, start: StartMessage, socket: StreamSocket, why: NotReady): NotReadyNotice {
-  const s = start.start;
-  const p = s.customParameters;
-  const notice: NotReadyNotice = new NotReadyNotice({
-    callSid: s.callSid,
-    streamSid: s.streamSid,
-    direction: callDirection(p.direction),
-    from: p.from ?? null,
-    to: p.to ?? null,
-    socket,
-    events: deps.events,
-    log: deps.log.child({ callSid: s.callSid, streamSid: s.streamSid }),
-    why,
+    kind: kind(p.from ?? null),
     hangup: () => deps.calls.completeAtTwilio(s.callSid),
     onEnded: () => deps.calls.streamEnded(notice),
   });

@@ -95,6 +95,10 @@ export class Dialogue {
   #windingDown: Promise<void> = Promise.resolve();
   /** The call is moving on (transfer, voicemail): the agent says its last words and answers nothing more. */
   #closing = false;
+  /** Where the history sent to the LLM starts (#messages). */
+  #windowStart = 0;
+  /** The messages last handed to the LLM's prepare(), as JSON. */
+  #prepared = '';
   #keysSent = 0;
   /** The person at the desk has taken the call over: the agent says nothing and answers nothing. */
   #takenOver = false;
@@ -132,13 +136,25 @@ export class Dialogue {
     this.#emitState('listening');
     const greeting = this.#o.settings.greeting.trim();
     // Let the LLM evaluate the system prompt (and the greeting it will have said) before the caller speaks.
-    const ahead: ChatMessage[] = [...this.#messages(), ...(greeting ? [{ role: 'assistant' as const, content: greeting }] : [])];
-    if (ahead.length > 0) {
-      this.#o.leases.llm.instance.prepare?.(ahead, this.#callOptions(this.#o.signal))?.catch((err: unknown) => {
-        if (!this.#ended) this.#log.debug('the LLM could not prepare the call ahead of time', { error: errorMessage(err) });
-      });
-    }
+    this.#prepareAhead([...this.#messages(), ...(greeting ? [{ role: 'assistant' as const, content: greeting }] : [])]);
     if (greeting) void this.#greet();
+  }
+
+  /**
+   * Let the LLM evaluate what the next turn's prompt starts with while the caller speaks (llama-llm keeps it in
+   * the call's KV cache): the opening at the start, then after each reply what the caller heard of it. The next
+   * turn then evaluates little more than the caller's words, and a reply cut off by a barge-in is rolled back
+   * to what was heard here rather than at the caller's next turn.
+   */
+  #prepareAhead(messages: ChatMessage[]): void {
+    if (messages.length === 0 || this.#ended || this.#closing || this.#takenOver) return;
+    // The greeting as heard is usually the opening already prepared.
+    const key = JSON.stringify(messages);
+    if (key === this.#prepared) return;
+    this.#prepared = key;
+    this.#o.leases.llm.instance.prepare?.(messages, this.#callOptions(this.#o.signal))?.catch((err: unknown) => {
+      if (!this.#ended) this.#log.debug('the LLM could not prepare the call ahead of time', { error: errorMessage(err) });
+    });
   }
 
   #callOptions(signal: AbortSignal): { signal: AbortSignal; callSid?: string } {
@@ -207,6 +223,7 @@ export class Dialogue {
     this.#dropAttempt();
     this.#o.events.emit({ type: 'call.whisper', callSid: this.#o.callSid, turnId, text: note, at: Date.now() });
     this.#log.info('whisper note added for the next reply', { turnId, chars: note.length });
+    if (!this.#reply) this.#prepareAhead(this.#messages(null, true));
     return turnId;
   }
 
@@ -244,6 +261,7 @@ export class Dialogue {
     this.#history.push({ role: 'system', content: HANDBACK_NOTE });
     this.#o.events.emit({ type: 'call.takeover', callSid: this.#o.callSid, active: false, turnId: this.#turnId + 1, at: Date.now() });
     this.#log.info('the call was handed back to the agent');
+    this.#prepareAhead(this.#messages(null, true));
     return true;
   }
 
@@ -630,19 +648,30 @@ export class Dialogue {
       at: Date.now(),
     });
     // The LLM must not believe it said what the caller never heard.
-    if (result.heard) this.#history.push({ role: 'assistant', content: interrupted ? `${result.heard} —` : result.heard });
+    if (!result.heard) return;
+    this.#history.push({ role: 'assistant', content: interrupted ? `${result.heard} —` : result.heard });
+    this.#prepareAhead(this.#messages(null, true));
   }
 
   #addUser(text: string): void {
     addUser(this.#history, text);
   }
 
-  /** What the LLM is sent: the system prompt and the recent history, with `pendingUser` added as #addUser would. */
-  #messages(pendingUser: string | null = null): ChatMessage[] {
+  /**
+   * What the LLM is sent: the system prompt and the recent history, at most maxHistory messages, with
+   * `pendingUser` added as #addUser would. The window's start moves on half a window at a time, not one message
+   * per turn: a prompt whose start stays put keeps the LLM's cache of the call valid (each turn evaluates only
+   * its new words), where a window sliding every turn would make every turn re-evaluate the whole conversation.
+   * `ahead` (for #prepareAhead) counts the caller's next words, so what is prepared is the window the next turn uses.
+   */
+  #messages(pendingUser: string | null = null, ahead = false): ChatMessage[] {
     const { systemPrompt, maxHistory } = this.#o.settings;
     const history = this.#history.map((m) => ({ ...m }));
     if (pendingUser) addUser(history, pendingUser);
-    const recent = history.slice(-Math.max(1, maxHistory));
+    const max = Math.max(1, maxHistory);
+    const length = history.length + (ahead && history.at(-1)?.role !== 'user' ? 1 : 0);
+    if (length - this.#windowStart > max) this.#windowStart = length - Math.ceil(max / 2);
+    const recent = history.slice(this.#windowStart);
     // A tool result without the tool call before it is refused by LLM APIs: the cut never starts with one.
     while (recent.length > 1 && recent[0]!.role === 'tool') recent.shift();
     return [...(systemPrompt.trim() ? [{ role: 'system' as const, content: systemPrompt }] : []), ...recent];

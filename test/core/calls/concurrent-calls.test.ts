@@ -49,9 +49,10 @@ describe('two calls at once', () => {
     const b = await TwilioCaller.connect({ url: t.wsUrl, from: '+15550000002' });
     await until(() => [a, b].every((c) => t.core.calls().some((x) => x.callSid === c.callSid && x.streamSid)), 'both calls to start');
 
-    await a.sayWav(AUDIO('hello.wav'));
+    // Short first turns: B's whole utterance and end of turn (~1.4 s) fit well inside A's reply.
+    await a.sayWav(AUDIO('yes.wav'));
     await until(() => of(a.callSid, 'first').length > 0, "A's first token", 15_000);
-    await b.sayWav(AUDIO('hello.wav'));
+    await b.sayWav(AUDIO('yes.wav'));
     await until(() => of(b.callSid, 'first').length > 0, "B's first token", 15_000);
     await until(() => of(a.callSid, 'end').length > 0 && of(b.callSid, 'end').length > 0, 'both replies to finish', 20_000);
 

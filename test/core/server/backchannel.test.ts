@@ -6,24 +6,29 @@ import { describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
 import { until, type TestCore } from '../../helpers/core.ts';
 import type { EventOf } from '../../../main/core/event-bus.ts';
-import { coresPerTest, hello8k, ofType, short8k } from '../../helpers/turns.ts';
+import { coresPerTest, ofType, short8k } from '../../helpers/turns.ts';
 
 const start = coresPerTest();
 
 describe('backchannels', () => {
   const GREETING = 'Thanks for calling. I will read you our opening hours for every day of the week, starting with Monday and Tuesday.';
 
+  // The test voice's speed: the first clause ("Thanks for calling.", 19 characters) plays for 570 ms, the second
+  // (95 characters) until 3.4 s. The caller speaks at 1 s: well after the first and long before the second ends.
+  const MS_PER_CHAR = 30;
+  const SPEAK_AT_MS = 1_000;
+
   /** Say "yes" over the greeting once its first clause has played; then one real turn. */
   async function overTheGreeting(core: TestCore): Promise<TwilioCaller> {
     const caller = await TwilioCaller.connect({ url: core.wsUrl });
     const started = await caller.waitFor<{ start: number }>('agent-start', 10_000);
-    await caller.silence(1_500 - (performance.now() - started.start));
+    await caller.silence(SPEAK_AT_MS - (performance.now() - started.start));
     const cleared = caller.waitFor('clear', 10_000);
     await caller.say(short8k());
     await cleared;
     await caller.waitForAgentSilence(1_500, 60_000);
     const reply = caller.waitFor('agent-start', 20_000);
-    await caller.say(hello8k());
+    await caller.say(short8k()); // a real turn: the agent is silent, so nothing makes it a backchannel
     await reply;
     await caller.waitForAgentSilence(400, 30_000);
     await caller.hangup();
@@ -34,7 +39,7 @@ describe('backchannels', () => {
     ofType(core, 'transcript', sid).filter((e): e is Extract<EventOf<'transcript'>, { role: 'agent' }> => e.role === 'agent' && e.final);
 
   it('an "mm-hm" over the agent stops playback, then the reply goes on where hearing stopped, and the LLM keeps it whole', async () => {
-    const core = await start({ greeting: GREETING, silenceMs: 700, pluginSettings: { 'test-tts': { msPerChar: 50 }, 'test-stt': { text: 'Yeah.' }, 'test-llm': { mode: 'history' } } });
+    const core = await start({ greeting: GREETING, silenceMs: 700, pluginSettings: { 'test-tts': { msPerChar: MS_PER_CHAR }, 'test-stt': { text: 'Yeah.' }, 'test-llm': { mode: 'history' } } });
     const caller = await overTheGreeting(core);
     const greet = agentFinals(core, caller.callSid).find((e) => e.turnId === 0)!;
     expect(greet).toMatchObject({ text: GREETING, heard: GREETING, interrupted: false });
@@ -50,7 +55,7 @@ describe('backchannels', () => {
   }, 120_000);
 
   it('a real interruption is not resumed: heard-only history, and the turn is answered', async () => {
-    const core = await start({ greeting: GREETING, silenceMs: 700, pluginSettings: { 'test-tts': { msPerChar: 50 }, 'test-llm': { mode: 'history' } } });
+    const core = await start({ greeting: GREETING, silenceMs: 700, pluginSettings: { 'test-tts': { msPerChar: MS_PER_CHAR }, 'test-llm': { mode: 'history' } } });
     const caller = await overTheGreeting(core);
     const greet = agentFinals(core, caller.callSid).find((e) => e.turnId === 0)!;
     expect(greet).toMatchObject({ text: GREETING, heard: 'Thanks for calling.', interrupted: true });
@@ -65,7 +70,7 @@ describe('backchannels', () => {
   }, 120_000);
 
   it('with --backchannel false, the same "yeah" interrupts as any barge-in', async () => {
-    const core = await start({ greeting: GREETING, silenceMs: 700, backchannel: false, pluginSettings: { 'test-tts': { msPerChar: 50 }, 'test-stt': { text: 'Yeah.' } } });
+    const core = await start({ greeting: GREETING, silenceMs: 700, backchannel: false, pluginSettings: { 'test-tts': { msPerChar: MS_PER_CHAR }, 'test-stt': { text: 'Yeah.' } } });
     const caller = await overTheGreeting(core);
     const greet = agentFinals(core, caller.callSid).find((e) => e.turnId === 0)!;
     expect(greet.interrupted).toBe(true);

@@ -133,7 +133,7 @@ describe('Listen, Take over and Hand back', () => {
 
     // The caller answers: transcribed, kept, not answered.
     const asked = requests().length;
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(1500);
     await until(() => t.events.some((e) => e.type === 'transcript' && e.callSid === sid && e.role === 'caller' && e.final), 'the caller transcript while taken over', 20_000);
     await caller.silence(500);
@@ -144,7 +144,7 @@ describe('Listen, Take over and Hand back', () => {
     const back = await post(`/calls/${sid}/handback`);
     expect(await back.json()).toEqual({ ok: true, callSid: sid, takenOver: false });
     const reply = caller.waitFor('agent-start', 20_000);
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(300);
     await reply;
     await caller.waitForAgentSilence(300, 20_000);
@@ -185,7 +185,7 @@ describe('Listen, Take over and Hand back', () => {
     await until(() => t.events.some((e) => e.type === 'call.takeover' && e.callSid === sid && !e.active), 'the call to be handed back');
     // The agent answers again.
     const reply = caller.waitFor('agent-start', 20_000);
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(300);
     await reply;
     await caller.hangup();

@@ -22,7 +22,8 @@ describe('personas on calls', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-personas-'));
     sent = join(dir, 'llm.jsonl');
-    t = await startTestCore({ greeting: 'Hello from the front desk.', systemPrompt: 'You are the front desk.', pluginSettings: { 'test-llm': { recordTo: sent } } });
+    // A quick test voice: how long the agent talks is not what this file tests.
+    t = await startTestCore({ greeting: 'Hello from the front desk.', systemPrompt: 'You are the front desk.', pluginSettings: { 'test-llm': { recordTo: sent }, 'test-tts': { msPerChar: 10 } } });
     // Saved while running, as the GUI saves them: the next call reads them.
     writeFileSync(
       join(t.dataDir, 'settings.json'),
@@ -40,7 +41,7 @@ describe('personas on calls', () => {
     await caller.waitFor('agent-start', 10_000);
     await caller.waitForAgentSilence(300, 20_000);
     const reply = caller.waitFor('agent-start', 20_000);
-    await caller.sayWav(AUDIO('hello.wav'));
+    await caller.sayWav(AUDIO('yes.wav')); // any words: what the LLM is sent around them is the test
     await caller.silence(300);
     await reply;
     await caller.waitForAgentSilence(400, 20_000);

@@ -8,7 +8,8 @@ import { TwilioCaller } from '../../../main/sim/twilio-caller.ts';
 import { until } from '../../helpers/core.ts';
 import { coresPerTest, metricsOf, ofType, oneTurn, predictions, short8k } from '../../helpers/turns.ts';
 
-const start = coresPerTest();
+// How long the agent talks is not what these tests are about: a quick voice keeps each turn short.
+const start = coresPerTest({ 'test-tts': { msPerChar: 10 } });
 
 describe('a turn model', () => {
   it('ends the turn as soon as it says "complete", long before the silence would', async () => {

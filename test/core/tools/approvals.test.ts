@@ -44,7 +44,8 @@ describe('ask-first tools', () => {
     const caller = await TwilioCaller.connect({ url: t.wsUrl, from: CALLER, to: '+15559990000', ...connect });
     open.push(caller);
     await until(() => t.core.calls().some((c) => c.callSid === caller.callSid && c.state === 'listening'), 'the call to connect');
-    await caller.sayWav(AUDIO('hello.wav'));
+    // Any words will do (the scripted LLM calls its tool on the first turn): a short one.
+    await caller.sayWav(AUDIO('yes.wav'));
     await caller.silence(300);
     await until(() => approvals(caller.callSid).some((e) => e.state === 'pending'), 'the tool to ask the desk', 20_000);
     return { caller, pending: approvals(caller.callSid).find((e) => e.state === 'pending')! };

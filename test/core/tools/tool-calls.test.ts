@@ -12,6 +12,9 @@ import type { EventOf } from '../../../main/core/event-bus.ts';
 import { AUDIO, until, type TestCore } from '../../helpers/core.ts';
 import { FROM, KIT_TOOLS, placeCall, toolMessages, toolsCore, type Step } from './helpers.ts';
 
+// The caller's turn: what they say is not read (the scripted LLM follows its script), so a short word will do.
+const TURN = AUDIO('yes.wav');
+
 describe('tools through the real server', () => {
   let t: TestCore;
   let work: string;
@@ -25,7 +28,7 @@ describe('tools through the real server', () => {
 
   it("offers a user's own tool plugin with the built-ins, runs its tool, and the result reaches the next chat, then the answer is spoken", async () => {
     const c = await placeCall(t, work, [[{ toolCalls: [{ id: 'call-a1', name: 'lookup_order', arguments: { order: 'A-123' } }] }, { text: 'Your order ships on Tuesday.' }]]);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('Your order ships on Tuesday.');
     await c.caller.waitForAgentSilence(300, 15_000);
 
@@ -84,7 +87,7 @@ describe('tools through the real server', () => {
         { text: 'Sorry, which order was it?' },
       ],
     ]);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('Sorry, which order was it?');
     await c.caller.hangup();
 
@@ -102,7 +105,7 @@ describe('tools through the real server', () => {
   it('limits the tool steps of one turn: after 4 steps with tools, the LLM is asked once more without them', async () => {
     const step = (n: number): Step => ({ toolCalls: [{ id: `loop-${n}`, name: 'lookup_order', arguments: { order: `L-00${n}` } }] });
     const c = await placeCall(t, work, [[step(1), step(2), step(3), step(4), step(5), step(6)]], 'Let me tell you what I found.');
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('Let me tell you what I found.');
     await c.caller.hangup();
 
@@ -116,7 +119,7 @@ describe('tools through the real server', () => {
   it('end_call: the goodbye is played to the caller, then the stream closes and the call is recorded as ended by the agent', async () => {
     const c = await placeCall(t, work, [[{ toolCalls: [{ id: 'bye-1', name: 'end_call', arguments: { reason: 'the caller said goodbye' } }] }, { text: 'Goodbye, have a nice day.' }]]);
     const closed = c.caller.waitFor<number>('close', 30_000);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     expect(await closed).toBe(1000);
     await until(() => c.events().some((e) => e.type === 'call.ended'), 'call.ended');
 
@@ -139,7 +142,7 @@ describe('tools through the real server', () => {
 
   it("take_message: keeps the message with the caller's number as the callback by default", async () => {
     const c = await placeCall(t, work, [[{ toolCalls: [{ id: 'msg-1', name: 'take_message', arguments: { name: 'Ann Lee', message: 'Please call back about the invoice.' } }] }, { text: 'I will pass it on.' }]]);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('I will pass it on.');
     await c.caller.hangup();
 
@@ -155,7 +158,7 @@ describe('tools through the real server', () => {
 
   it('a tool slower than the filler threshold makes the agent say the filler while it runs, then the answer', async () => {
     const c = await placeCall(t, work, [[{ toolCalls: [{ id: 'slow-1', name: 'slow_lookup', arguments: { ms: 2_500 } }] }, { text: 'Found it, it is in stock.' }]]);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('Found it, it is in stock.');
     await c.caller.hangup();
 
@@ -245,7 +248,7 @@ describe('tools that fail, and --tools', () => {
       ],
       [{ text: 'Still here.' }],
     ]);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('Sorry, the system is not answering.');
 
     const offered = c.chats()[0]!.tools!.map((s) => s.name).sort();
@@ -282,7 +285,7 @@ describe('PARLEY_TOOLS', () => {
 
   it('offers only the named tools; a tool that is not offered is refused, not run', async () => {
     const c = await placeCall(t, work, [[{ toolCalls: [{ id: 'e-1', name: 'end_call', arguments: {} }, { id: 'b-1', name: 'book_table', arguments: { name: 'Ann' } }] }, { text: 'I cannot do that.' }]]);
-    await c.caller.sayWav(AUDIO('hello.wav'));
+    await c.caller.sayWav(TURN);
     await c.agentSaid('I cannot do that.');
     expect(c.chats()[0]!.tools!.map((s) => s.name).sort()).toEqual(['lookup_order', 'take_message']);
     const results = toolMessages(c.chats()[1]!.messages);

@@ -1,4 +1,4 @@
-/** The GUI's μ-law must be byte-for-byte the engine's (ITU-T G.191), or a test call hears noise. */
+/** The GUI's μ-law must be byte-for-byte the engine's (ITU-T G.191), or a test call hears noise: its wrappers over the shared codec too. */
 import { describe, expect, it } from 'vitest';
 import { decodeSample, encodeSample } from '../../../main/core/audio/mulaw.ts';
 import { decodeMulaw, encodeMulaw, fromBase64, linearToMulaw, mulawToLinear, toBase64 } from '../../../renderer/src/audio/mulaw.ts';
