@@ -206,12 +206,18 @@ describe('tools through the real server', () => {
       ['slow_lookup', 'start'],
       ['slow_lookup', 'aborted'],
     ]);
-    // No LLM step after the cancelled tool: the next chat is the caller's new turn, and its history says what
-    // was done, what was cut off and what never ran (every tool call has its result).
+    // No LLM step after the cancelled tool: every later chat is for the caller's new turn (it ends with their
+    // words, not with tool results; a reply prepared during a pause inside that turn, then dropped, is one more
+    // such chat, depending on when the cancelled reply finished winding down), and the history of the one that
+    // answered says what was done, what was cut off and what never ran (every tool call has its result).
     const chats = c.chats();
-    expect(chats).toHaveLength(2);
-    expect(chats[1]!.messages.filter((m) => m.role === 'user')).toHaveLength(2);
-    const results = toolMessages(chats[1]!.messages);
+    const later = chats.slice(1);
+    expect(later.length).toBeGreaterThanOrEqual(1);
+    expect(later.length).toBeLessThanOrEqual(2);
+    for (const chat of later) expect(chat.messages.at(-1)!.role).toBe('user');
+    const answered = chats.at(-1)!;
+    expect(answered.messages.filter((m) => m.role === 'user')).toHaveLength(2);
+    const results = toolMessages(answered.messages);
     expect(results.map((m) => m.toolCallId)).toEqual(['bk-1', 'sl-1', 'lo-1']);
     expect(results[0]!.content).toBe('Booked a table for Ann.');
     expect(results[1]!.content).toMatch(/^Error: the caller interrupted/);
