@@ -17,6 +17,7 @@ import { hostName, isLoopbackHost, isLoopbackPeer, tokensEqual } from '../core/s
 import { isChannel, type BridgeFrame } from '../shared/contract.ts';
 import { createHandlers, dispatch, forwardEvents, type HostServices } from '../ipc/handlers.ts';
 import { sendFile } from '../core/server/file-sender.ts';
+import { sendUnlessStalled } from '../core/server/ws-send.ts';
 import { contentSecurityPolicy, RENDERER_DIR, rendererFile, SECURITY_HEADERS } from './static-files.ts';
 
 export const BRIDGE_PATH = '/bridge';
@@ -132,15 +133,7 @@ export function attachWebGui(core: Core, options: WebGuiOptions): WebGui {
   });
 
   const connect = (ws: WebSocket) => {
-    const send = (frame: BridgeFrame) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-        log.warn('GUI bridge client is not reading; disconnecting it');
-        ws.terminate();
-        return;
-      }
-      ws.send(JSON.stringify(frame));
-    };
+    const send = (frame: BridgeFrame) => sendUnlessStalled(ws, JSON.stringify(frame), MAX_BUFFERED_BYTES, () => log.warn('GUI bridge client is not reading; disconnecting it'));
     const unsubscribe = forwardEvents(core, (event) => send({ t: 'event', event }));
     let alive = true;
     ws.on('pong', () => (alive = true));

@@ -25,6 +25,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { refuseUpgrade, type UpgradeHandler } from './http.ts';
 import { testCallProblem } from './test-call-socket.ts';
+import { sendUnlessStalled } from './ws-send.ts';
 
 export const DESK_PATH = '/desk';
 /** Largest message the page may send (a mic frame is ~300 bytes of JSON). */
@@ -99,15 +100,7 @@ export class DeskSocketServer {
     let unlisten: (() => void) | null = null;
     let spoke = false;
     let bad = 0;
-    const send = (msg: unknown) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > MAX_DESK_BUFFERED_BYTES) {
-        log.warn('desk listener is not keeping up: disconnected');
-        ws.terminate();
-        return;
-      }
-      ws.send(JSON.stringify(msg));
-    };
+    const send = (msg: unknown) => sendUnlessStalled(ws, JSON.stringify(msg), MAX_DESK_BUFFERED_BYTES, () => log.warn('desk listener is not keeping up: disconnected'));
     const stopListening = () => {
       unlisten?.();
       unlisten = null;
@@ -120,6 +113,10 @@ export class DeskSocketServer {
     send({ event: 'joined', callSid, takenOver: session.takenOver === true });
     log.info('the desk joined the call');
 
+    const badMessage = (why: string) => {
+      log.debug('bad desk message ignored', { error: why });
+      if (++bad > MAX_BAD_MESSAGES) ws.close(1008, 'too many bad messages');
+    };
     ws.on('message', (data: RawData, isBinary: boolean) => {
       let msg: { event?: unknown; on?: unknown; payload?: unknown };
       try {
@@ -127,9 +124,7 @@ export class DeskSocketServer {
         msg = JSON.parse(String(data)) as typeof msg;
         if (!msg || typeof msg !== 'object') throw new Error('not a JSON object');
       } catch (err) {
-        if (++bad > MAX_BAD_MESSAGES) ws.close(1008, 'too many bad messages');
-        log.debug('bad desk message ignored', { error: errorMessage(err) });
-        return;
+        return badMessage(errorMessage(err));
       }
       if (msg.event === 'listen') {
         if (msg.on === true && !unlisten && session.tap) {
@@ -138,7 +133,7 @@ export class DeskSocketServer {
         } else if (msg.on === false) stopListening();
       } else if (msg.event === 'media' && typeof msg.payload === 'string') {
         if (session.deskAudio?.(Buffer.from(msg.payload, 'base64'))) spoke = true;
-      } else if (++bad > MAX_BAD_MESSAGES) ws.close(1008, 'too many bad messages');
+      } else badMessage(`unknown event ${JSON.stringify(msg.event)?.slice(0, 40)} (or a media event without a payload)`);
     });
     ws.on('error', (err) => log.debug('desk socket error', { error: errorMessage(err) }));
     ws.on('close', () => {

@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { MAX_MESSAGE_BYTES, MediaStreamReader, checkMediaFormat, type InboundAudio, type StartMessage } from '../twilio/media-stream.ts';
 import type { StreamSocket } from '../calls/call-registry.ts';
 import { refuseUpgrade, type UpgradeHandler } from './http.ts';
+import { sendUnlessStalled } from './ws-send.ts';
 
 /** What the media server needs from the engine for each call. */
 export interface CallHandler {
@@ -114,16 +115,9 @@ export class MediaSocketServer {
     startDeadline.unref?.();
 
     const socket: StreamSocket = {
-      send: (text) => {
-        if (ws.readyState !== ws.OPEN) return;
-        // Memory must not grow without bound for a peer that stopped reading: Twilio reads at once.
-        if (ws.bufferedAmount > maxBuffered) {
-          log.warn(`media stream closed: the peer stopped reading (${ws.bufferedAmount} bytes buffered, the most is ${maxBuffered})`);
-          ws.terminate(); // 'close' follows, which ends the call
-          return;
-        }
-        ws.send(text);
-      },
+      // Memory must not grow without bound for a peer that stopped reading: Twilio reads at once. The 'close'
+      // that follows a stall ends the call.
+      send: (text) => sendUnlessStalled(ws, text, maxBuffered, (buffered) => log.warn(`media stream closed: the peer stopped reading (${buffered} bytes buffered, the most is ${maxBuffered})`)),
       close: (reason) => ws.close(1000, reason),
     };
     const finish = (reason: string) => {
