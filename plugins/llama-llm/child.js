@@ -133,30 +133,69 @@ function promptTokens(history, functions) {
   return contextText.tokenize(state.model.tokenizer).length;
 }
 
-/** Drop the oldest non-system turns until prompt + reply fit the context; system messages and the last turn stay. */
-function fitHistory(history, maxTokens, functions) {
+/**
+ * Per call: the first turn kept the last time its history had to be cut to fit the context. Later turns keep
+ * cutting there while that fits, so the prompt starts the same way and the call's cached tokens stay valid.
+ */
+const heads = new Map();
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The history from the call's remembered head on (system messages kept), or null if it no longer holds it. */
+function fromHead(history, key) {
+  const head = heads.get(key);
+  const at = head === undefined ? -1 : history.findIndex((item) => item.type !== 'system' && same(item, head));
+  return at === -1 ? null : history.filter((item, i) => item.type === 'system' || i >= at);
+}
+
+/** Drop the oldest non-system turn, and a model turn the conversation would then resume with; null if none can go. */
+function dropOldest(h) {
+  // Keep the final user message and the (empty) model item after it.
+  const lastUser = h.findLastIndex((item) => item.type === 'user');
+  const victim = h.findIndex((item, i) => item.type !== 'system' && i < lastUser);
+  if (victim === -1) return null;
+  let next = h.filter((_, i) => i !== victim);
+  // A conversation should not resume with the model speaking first.
+  while (true) {
+    const first = next.findIndex((item) => item.type !== 'system');
+    if (first === -1 || next[first].type !== 'model' || first === next.length - 1) return next;
+    next = next.filter((_, i) => i !== first);
+  }
+}
+
+/**
+ * Fit prompt + reply in the context: the cut made for this call before, while it fits (its start is what the
+ * sequence holds); else the whole history when it fits; else a new cut that drops the oldest turns (system messages
+ * and the last turn stay) until the prompt leaves half of the free room for the turns to come, so the new start
+ * holds for several turns instead of moving (and re-evaluating everything) at each one.
+ */
+function fitHistory(history, maxTokens, functions, key) {
   const limit = state.context.contextSize - 1;
+  const fitted = (h, tokens) => ({ history: h, dropped: history.length - h.length, promptTokens: tokens, maxTokens: Math.min(maxTokens, limit - tokens) });
+  const kept = fromHead(history, key);
+  if (kept && kept.length < history.length) {
+    const tokens = promptTokens(kept, functions);
+    if (tokens + maxTokens <= limit) return fitted(kept, tokens);
+  }
+  let tokens = promptTokens(history, functions);
+  if (tokens + maxTokens <= limit) {
+    heads.delete(key);
+    return fitted(history, tokens);
+  }
+  let least = history;
+  for (let next = dropOldest(least); next; next = dropOldest(least)) least = next;
+  const base = promptTokens(least, functions);
+  const target = base + Math.max(0, Math.floor((limit - maxTokens - base) / 2));
   let h = history;
-  let dropped = 0;
-  let tokens = promptTokens(h, functions);
-  while (tokens + maxTokens > limit) {
-    // Keep the final user message and the (empty) model item after it.
-    const lastUser = h.findLastIndex((item) => item.type === 'user');
-    const victim = h.findIndex((item, i) => item.type !== 'system' && i < lastUser);
-    if (victim === -1) break;
-    h = h.filter((_, i) => i !== victim);
-    // A conversation should not resume with the model speaking first.
-    while (true) {
-      const first = h.findIndex((item) => item.type !== 'system');
-      if (first === -1 || h[first].type !== 'model' || first === h.length - 1) break;
-      h = h.filter((_, i) => i !== first);
-      dropped++;
-    }
-    dropped++;
+  while (tokens > target) {
+    const next = dropOldest(h);
+    if (!next) break;
+    h = next;
     tokens = promptTokens(h, functions);
   }
-  const room = limit - tokens;
-  return { history: h, dropped, promptTokens: tokens, maxTokens: Math.min(maxTokens, room) };
+  const head = h.find((item) => item.type !== 'system');
+  if (head) heads.set(key, head);
+  return { ...fitted(h, tokens), cut: true };
 }
 
 /** What runs for one request: its controller, and the call it belongs to ('' for requests without a callSid). */
@@ -178,13 +217,13 @@ async function runChat(msg, controller) {
     let functions = toFunctions(msg.tools);
     if (functions) state.lastFunctions = functions;
     const history = toHistory(msg.messages);
-    let fitted = fitHistory(history, msg.maxTokens, functions);
+    let fitted = fitHistory(history, msg.maxTokens, functions, key);
     if (functions && fitted.promptTokens + msg.maxTokens > state.context.contextSize - 1) {
       // The tools' documentation leaves no room for the reply even with the old turns dropped: answer without
       // tools (allowed by the contract) rather than not at all.
       log('info', 'the tools do not fit llama-llm.contextSize; this turn is answered without them', { promptTokens: fitted.promptTokens, contextSize: state.context.contextSize, tools: Object.keys(functions).length });
       functions = undefined;
-      fitted = fitHistory(history, msg.maxTokens, undefined);
+      fitted = fitHistory(history, msg.maxTokens, undefined, key);
     }
     if (fitted.maxTokens < 1) {
       return send({
@@ -194,7 +233,7 @@ async function runChat(msg, controller) {
         message: `the conversation needs ${fitted.promptTokens} tokens, more than llama-llm.contextSize (${state.context.contextSize}) allows even after dropping old turns; raise llama-llm.contextSize.`,
       });
     }
-    if (fitted.dropped > 0) log('info', 'history trimmed to fit the context', { dropped: fitted.dropped, promptTokens: fitted.promptTokens, contextSize: state.context.contextSize });
+    if (fitted.cut) log('info', 'history trimmed to fit the context', { dropped: fitted.dropped, promptTokens: fitted.promptTokens, contextSize: state.context.contextSize });
     const taken = await state.pool.acquire(key, controller.signal);
     slot = taken.slot;
     const sequence = slot.sequence;
@@ -242,6 +281,7 @@ async function runChat(msg, controller) {
         cachedTokens: cachedBefore,
         evaluatedPromptTokens: evaluatedPromptTokens ?? sequence.tokenMeter.usedInputTokens - inputBefore,
         droppedTurns: fitted.dropped,
+        historyCut: fitted.cut,
         firstTokenMs: firstTokenMs === null ? null : Math.round(firstTokenMs),
         totalMs: Math.round(performance.now() - started),
         chunks,
@@ -265,8 +305,10 @@ async function runChat(msg, controller) {
  * The tokens that every next turn of this conversation starts with: the messages rendered once with two different
  * user turns after them, cut where the two renderings part.
  */
-function stablePrefixTokens(messages) {
-  const history = toHistory(messages).filter((item) => !(item.type === 'model' && item.response.length === 0));
+function stablePrefixTokens(messages, key) {
+  const all = toHistory(messages).filter((item) => !(item.type === 'model' && item.response.length === 0));
+  // Where the call's turns are cut to fit the context, they start at the same turn (fitHistory).
+  const history = fromHead(all, key) ?? all;
   const render = (text) => {
     // With the tools the last chat was offered (calls of one app are offered the same ones): the prefix the
     // next turn's prompt, which documents them in the system message, starts with.
@@ -287,7 +329,7 @@ async function runPrepare(msg, controller) {
   if (!state) return send({ t: 'error', id: msg.id, code: 'PLUGIN_FAILED', message: 'llama.cpp is not loaded' });
   let slot = null;
   try {
-    const tokens = stablePrefixTokens(msg.messages);
+    const tokens = stablePrefixTokens(msg.messages, msg.callSid);
     // Leave room for a turn: an opening that fills the context would only be trimmed away again.
     if (tokens.length + msg.maxTokens >= state.context.contextSize) {
       log('info', 'prepare skipped: the opening is too long to keep', { callSid: msg.callSid, tokens: tokens.length, contextSize: state.context.contextSize });
@@ -311,6 +353,7 @@ async function runPrepare(msg, controller) {
 /** The call ended: stop what it still has running, then clear its sequence for the next call. */
 async function runEndCall(msg) {
   try {
+    heads.delete(msg.callSid);
     const freed = state ? await state.pool.end(msg.callSid) : false;
     send({ t: 'ended', id: msg.id, freed });
   } catch (err) {

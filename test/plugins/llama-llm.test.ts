@@ -323,6 +323,34 @@ describe('llama-llm on the real stories260K model', () => {
   });
 });
 
+describe('llama-llm history past the context', () => {
+  it('cuts an outgrown call history half the free room at a time, so the turns behind a cut evaluate only what is new', async () => {
+    // One thread and 4-token replies: the prompts are what is checked, and the test stays quick beside other
+    // llama.cpp processes on a 2-core machine.
+    const { llm: small, ctx: smallCtx } = await create({ model: STORIES, temperature: 0, maxTokens: 4, contextSize: 512, threads: 1 });
+    const messages: ChatMessage[] = [{ role: 'system', content: 'You are a friendly storyteller.' }];
+    type Turn = { promptTokens: number; evaluatedPromptTokens: number; droppedTurns: number; historyCut?: boolean };
+    const turns: Turn[] = [];
+    for (let i = 0; i < 30; i++) {
+      messages.push({ role: 'user', content: `Tell me about the girl number ${i} and her red ball.` });
+      for await (const _ of small.chat(messages, { signal: AbortSignal.timeout(20_000), callSid: 'CAlong' }));
+      // A fixed reply (not the sampled one) so that what the next turn must evaluate does not depend on sampling.
+      messages.push({ role: 'assistant', content: `Once upon a time the girl number ${i} had a red ball.` });
+      turns.push(smallCtx.logs.filter((l) => l.msg === 'llama turn').at(-1)!.fields as Turn);
+    }
+    const cuts = turns.filter((t) => t.historyCut);
+    const behind = turns.filter((t) => t.droppedTurns > 0 && !t.historyCut);
+    // The conversation outgrows the context many times over, yet only a few turns make a new cut.
+    expect(cuts.length).toBeGreaterThanOrEqual(2);
+    expect(behind.length).toBeGreaterThan(cuts.length);
+    expect(smallCtx.logs.filter((l) => l.msg === 'history trimmed to fit the context')).toHaveLength(cuts.length);
+    for (const t of turns) expect(t.promptTokens + 4).toBeLessThanOrEqual(511);
+    // Behind a cut the prompt starts as the cached one did: only the last reply and the new words are evaluated.
+    for (const t of behind) expect(t.evaluatedPromptTokens).toBeLessThan(t.promptTokens / 2);
+    await small.dispose?.();
+  });
+});
+
 describe('llama-llm errors and recovery', () => {
   it('says which model is missing and how to get it', async () => {
     const err = await rejection(create({}, join(work, 'empty-models')));
