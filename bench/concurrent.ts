@@ -29,7 +29,7 @@ import { callCapacity } from '../main/core/config.ts';
 import { poolSize } from '../main/core/plugins/worker-pool.ts';
 import { TwilioCaller } from '../main/sim/twilio-caller.ts';
 import type { TurnMetrics } from '../main/shared/events.ts';
-import { AUDIO, pacing, percentile, startServer, type Server } from './engine.ts';
+import { AUDIO, pacing, percentile, startServer, watchServerEvents, type Server } from './engine.ts';
 import { descendants, readProcTable, treeCpuSeconds } from './proc.ts';
 import { writeQwenStandin } from './standins/qwen-gguf.ts';
 import { writeMoonshineTiny, tokensFor } from './standins/stt-models.ts';
@@ -123,28 +123,11 @@ function phrases(): Float32Array[] {
 function watchEvents(server: Server): { metrics: TurnMetrics[]; busy: Set<string>; stop(): void } {
   const metrics: TurnMetrics[] = [];
   const busy = new Set<string>();
-  const controller = new AbortController();
-  void (async () => {
-    try {
-      const res = await fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: controller.signal });
-      let buf = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += Buffer.from(chunk).toString();
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const line = buf.slice(0, i).split('\n').find((l) => l.startsWith('data: '));
-          buf = buf.slice(i + 2);
-          if (!line) continue;
-          const e = JSON.parse(line.slice(6));
-          if (e.type === 'turn.metrics') metrics.push(e.metrics);
-          if (e.type === 'call.ended' && typeof e.reason === 'string' && e.reason.startsWith('busy')) busy.add(e.callSid);
-        }
-      }
-    } catch {
-      // stopped
-    }
-  })();
-  return { metrics, busy, stop: () => controller.abort() };
+  const { stop } = watchServerEvents(server, (e) => {
+    if (e.type === 'turn.metrics') metrics.push(e.metrics as TurnMetrics);
+    if (e.type === 'call.ended' && typeof e.reason === 'string' && e.reason.startsWith('busy')) busy.add(e.callSid as string);
+  });
+  return { metrics, busy, stop };
 }
 
 /** Wait until every active plugin is ready (the llama model and the ONNX sessions load in their workers). */

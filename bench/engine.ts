@@ -79,9 +79,8 @@ export async function startServer(extraArgs: string[] = []): Promise<Server> {
   };
 }
 
-/** Collect `turn.metrics` events from the server's /events stream. */
-export function collectMetrics(server: Server): { metrics: TurnMetrics[]; stop(): void } {
-  const metrics: TurnMetrics[] = [];
+/** Follow the server's /events stream, handing each event to `onEvent`, until stopped. */
+export function watchServerEvents(server: Server, onEvent: (e: { type: string; [k: string]: unknown }) => void): { stop(): void } {
   const controller = new AbortController();
   void (async () => {
     try {
@@ -93,18 +92,24 @@ export function collectMetrics(server: Server): { metrics: TurnMetrics[]; stop()
         while ((i = buf.indexOf('\n\n')) >= 0) {
           const line = buf.slice(0, i).split('\n').find((l) => l.startsWith('data: '));
           buf = buf.slice(i + 2);
-          if (!line) continue;
-          const e = JSON.parse(line.slice(6));
-          if (e.type === 'turn.metrics') metrics.push(e.metrics);
+          if (line) onEvent(JSON.parse(line.slice(6)));
         }
       }
     } catch {
       // stopped
     }
   })();
-  return { metrics, stop: () => controller.abort() };
+  return { stop: () => controller.abort() };
 }
 
+/** Collect `turn.metrics` events from the server's /events stream. */
+export function collectMetrics(server: Server): { metrics: TurnMetrics[]; stop(): void } {
+  const metrics: TurnMetrics[] = [];
+  const { stop } = watchServerEvents(server, (e) => {
+    if (e.type === 'turn.metrics') metrics.push(e.metrics as TurnMetrics);
+  });
+  return { metrics, stop };
+}
 
 /** Pacing of every agent burst a caller received: lateness vs the ideal schedule, and missed play deadlines. */
 export function pacing(caller: TwilioCaller): { jitter: number[]; missed: number; frames: number } {
