@@ -33,7 +33,7 @@ describe('built-in plugins end to end', () => {
       pluginTimeoutMs: 20_000,
       pluginSettings: {
         'whisper-stt': { model: join(work, 'whisper') },
-        'llama-llm': { model: join(work, 'stories.gguf'), threads: '2', gpu: 'false', maxTokens: '24' },
+        'llama-llm': { model: join(work, 'stories.gguf'), threads: '1', gpu: 'false', maxTokens: '24' },
         'piper-tts': { model: piper.onnx },
       },
     });

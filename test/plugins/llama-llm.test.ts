@@ -43,7 +43,7 @@ function llamaChildren(): number[] {
 }
 
 async function create(settings: Record<string, unknown>, modelDir?: string): Promise<{ llm: LlmInstance; ctx: TestPluginContext }> {
-  const ctx = await makePluginContext({ pluginDir, settings: { threads: 2, gpu: false, ...settings }, modelDir: modelDir ?? join(work, 'models') });
+  const ctx = await makePluginContext({ pluginDir, settings: { threads: 1, gpu: false, ...settings }, modelDir: modelDir ?? join(work, 'models') });
   const llm = (await plugin.create(ctx)) as LlmInstance;
   live.push(llm);
   return { llm, ctx };
@@ -114,7 +114,7 @@ describe('llama-llm on a generated GGUF (tiny random llama with a ChatML templat
 
   it('loads in a child process and takes the chat template from the GGUF', () => {
     const loaded = ctx.logs.find((l) => l.msg === 'llama model loaded');
-    expect(loaded?.fields).toMatchObject({ chatWrapper: 'ChatML', threads: 2, model: tinyModel });
+    expect(loaded?.fields).toMatchObject({ chatWrapper: 'ChatML', threads: 1, model: tinyModel });
     expect(llamaChildren().length).toBeGreaterThanOrEqual(1);
   });
 

@@ -36,7 +36,7 @@ const live: LlmInstance[] = [];
 async function create(settings: Record<string, unknown>): Promise<{ llm: LlmInstance; ctx: TestPluginContext }> {
   const ctx = await makePluginContext({
     pluginDir: join(work, 'plugins', 'llama-llm'),
-    settings: { threads: 2, gpu: false, model: STORIES, temperature: 0, maxTokens: 24, ...settings },
+    settings: { threads: 1, gpu: false, model: STORIES, temperature: 0, maxTokens: 24, ...settings },
     modelDir: join(work, 'models'),
   });
   const llm = (await plugin.create(ctx)) as LlmInstance;

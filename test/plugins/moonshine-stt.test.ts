@@ -34,7 +34,7 @@ let jfk: Float32Array;
 const live: SttInstance[] = [];
 
 async function create(settings: Record<string, unknown>, modelDir?: string): Promise<{ stt: SttInstance; ctx: TestPluginContext }> {
-  const ctx = await makePluginContext({ pluginDir, settings: { threads: 2, ...settings }, modelDir: modelDir ?? join(work, 'models') });
+  const ctx = await makePluginContext({ pluginDir, settings: { threads: 1, ...settings }, modelDir: modelDir ?? join(work, 'models') });
   const stt = (await plugin.create(ctx)) as SttInstance;
   live.push(stt);
   return { stt, ctx };

@@ -30,7 +30,7 @@ describe('llama-llm calls a tool through the real server', () => {
         tools: 'pick_slot',
         pluginTimeoutMs: 30_000,
         // maxTokens 80: the tiny vocabulary spells a tool name and its JSON nearly a byte a token.
-        pluginSettings: { 'llama-llm': { model, threads: '2', gpu: 'false', temperature: '0', maxTokens: '80', toolChoice: 'required' } },
+        pluginSettings: { 'llama-llm': { model, threads: '1', gpu: 'false', temperature: '0', maxTokens: '80', toolChoice: 'required' } },
       },
       ['llama-llm'],
     ));
